@@ -1,0 +1,33 @@
+# Two commands for everyone: `make demo` and `make test`. Each creates .venv when missing
+# and installs what it needs; re-running only reinstalls when the packaging or the Cython source changed.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BUILD_INPUTS := pyproject.toml setup.py assignment/fast_layers.pyx
+
+.PHONY: demo test lint notebooks clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-runtime: $(PY) $(BUILD_INPUTS)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(PY) $(BUILD_INPUTS)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-runtime
+
+demo: $(VENV)/.installed-runtime
+	$(PY) -m assignment.demo
+
+test: $(VENV)/.installed-dev
+	$(PY) -m ruff check assignment grader tests benchmarks
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff check assignment grader tests benchmarks
+
+clean:
+	rm -rf build assignment/fast_layers.c assignment/*.so $(VENV)

@@ -1,0 +1,1 @@
+"""Models: linear classifiers, fully connected nets, convolutional nets."""
