@@ -104,7 +104,9 @@ def pool_output_shape(x_shape, pool_height, pool_width, stride):
         raise ValueError(f"x must have shape (N, C, H, W), got shape {tuple(x_shape)}")
     N, C, H, W = x_shape
     if pool_height > H or pool_width > W:
-        raise ValueError(f"pool window {pool_height}x{pool_width} is larger than the input {H}x{W} (x shape {tuple(x_shape)})")
+        raise ValueError(
+            f"pool window {pool_height}x{pool_width} is larger than the input {H}x{W} (x shape {tuple(x_shape)})"
+        )
     if (H - pool_height) % stride or (W - pool_width) % stride:
         raise ValueError(
             f"stride {stride} does not tile the input: x shape {tuple(x_shape)} with a "
