@@ -1,0 +1,61 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Each writer writes to a temporary file in the destination's own directory, flushes it to
+disk, and moves it over the destination with ``os.replace`` (atomic on POSIX when both lie
+on one filesystem). If anything fails on the way, the temporary file is removed and the
+destination is untouched.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="wb"):
+    """Open a temporary file beside ``path``; on a clean exit it replaces ``path``."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_npz(path, arrays):
+    """Write a dict of arrays to ``path`` as a compressed .npz, atomically; returns its sha256."""
+    with atomic_open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    return sha256_of(path)
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON to ``path``, atomically."""
+    with atomic_open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def write_bytes(path, data):
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
