@@ -391,6 +391,7 @@ def plot_history(solver, path=None, title=None):
     Returns the matplotlib Figure (shown inline in a notebook).
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(11, 4))
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -405,6 +406,7 @@ def plot_history(solver, path=None, title=None):
     epochs = np.arange(len(solver.train_acc_history))
     ax_acc.plot(epochs, solver.train_acc_history, "o-", label="train")
     ax_acc.plot(epochs, solver.val_acc_history, "o-", label="val")
+    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy")
     ax_acc.legend()
