@@ -29,10 +29,12 @@ from assignment.checks import (
 )
 
 
-def _require_array(name, arr):
+def _require_array(name, arr, integers_ok=False):
+    """A numpy array of floats (or, with integers_ok, of any real numbers: CS231n passes integer gamma)."""
     if not isinstance(arr, np.ndarray):
         raise ValueError(f"{name} must be a numpy array, got {type(arr).__name__}")
-    require_float(name, arr)
+    if not (integers_ok and arr.dtype.kind in "iu"):
+        require_float(name, arr)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -214,17 +216,19 @@ def softmax_loss(x, y):
 
 
 def _norm_grads(dx, dgamma, dbeta, x_hat, gamma):
-    """(dx, dgamma, dbeta) cast to the dtypes of x (that of x_hat) and of gamma."""
+    """(dx, dgamma, dbeta) cast to the dtypes of x (that of x_hat) and of gamma (x's if gamma holds integers)."""
+    param_dtype = gamma.dtype if gamma.dtype.kind == "f" else x_hat.dtype
     return (
         dx.astype(x_hat.dtype, copy=False),
-        dgamma.astype(gamma.dtype, copy=False),
-        dbeta.astype(gamma.dtype, copy=False),
+        dgamma.astype(param_dtype, copy=False),
+        dbeta.astype(param_dtype, copy=False),
     )
 
 
 def _check_norm_inputs(x, gamma, beta, x_layout="(N, D)"):
-    for name, arr in (("x", x), ("gamma", gamma), ("beta", beta)):
-        _require_array(name, arr)
+    _require_array("x", x)
+    for name, arr in (("gamma", gamma), ("beta", beta)):
+        _require_array(name, arr, integers_ok=True)
     require_ndim("x", x, 2, x_layout)
     D = x.shape[1]
     require_shape("gamma", gamma, (D,), f"one scale per feature of x, shape {x.shape}")
@@ -690,7 +694,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     _check_spatial_x(x)
     C = x.shape[1]
     for name, arr in (("gamma", gamma), ("beta", beta)):
-        _require_array(name, arr)
+        _require_array(name, arr, integers_ok=True)
         require_shape(name, arr, (C,), f"one per channel of x, shape {x.shape}")
 
     ### BEGIN SOLUTION
@@ -751,7 +755,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     _check_spatial_x(x)
     N, C, H, W = x.shape
     for name, arr in (("gamma", gamma), ("beta", beta)):
-        _require_array(name, arr)
+        _require_array(name, arr, integers_ok=True)
         require_shape(name, arr, (1, C, 1, 1), f"one per channel of x, shape {x.shape}")
     if isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < 1 or C % G:
         raise ValueError(f"G must be a positive integer dividing the {C} channels of x (shape {x.shape}), got {G!r}")
