@@ -1,0 +1,459 @@
+"""GPU twins of the layers, in CuPy, with the naive signatures and cache contract.
+
+Each ``<op>_gpu`` function takes the arrays where they live and returns results there: given
+CuPy arrays it runs on the GPU (GEMMs through cuBLAS via ``matmul``), given numpy arrays it runs
+the very same code on the CPU, which is how the suite checks these twins on machines without a
+GPU. CuPy is imported only when a CuPy array arrives or ``require_cupy()`` is called; without it,
+that call says how to install the ``gpu`` extra.
+
+Layouts follow Chainer's CPU/GPU split: im2col is a strided view copied into (N, C*HH*WW, H'*W')
+columns, so one batched GEMM yields (N, F, H'*W') directly; col2im and the max-pool backward are
+GATHERS (each input pixel sums the column entries that read it, through an index table built
+once per geometry and memoized per device), so no atomics and no races.
+"""
+
+import functools
+
+import numpy as np
+
+from assignment.checks import (
+    conv_output_shape,
+    get_param,
+    pool_output_shape,
+    require_labels,
+    require_mode,
+    require_shape,
+)
+
+INSTALL_HINT = (
+    "CuPy is not installed: install the gpu extra, e.g. `pip install -e '.[gpu]'` "
+    "(CuPy wheels for CUDA 12: cupy-cuda12x), on a machine with an NVIDIA GPU"
+)
+
+
+def is_cupy(a):
+    """True when ``a`` is a CuPy array (decided without importing CuPy)."""
+    return type(a).__module__.split(".")[0] == "cupy"
+
+
+def require_cupy():
+    """Import CuPy and check that a CUDA device is present; a clear RuntimeError otherwise."""
+    try:
+        import cupy
+    except ImportError as e:
+        raise RuntimeError(INSTALL_HINT) from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken
+        raise RuntimeError(f"CuPy is installed but no CUDA device can be used: {e}") from e
+    if count < 1:
+        raise RuntimeError("CuPy is installed but no CUDA device is present")
+    return cupy
+
+
+def array_module(*arrays):
+    """cupy when any argument is a CuPy array, else numpy."""
+    if any(is_cupy(a) for a in arrays):
+        import cupy
+
+        return cupy
+    return np
+
+
+def _as_strided(xp, a, shape, strides):
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
+
+
+def _require_float(name, a):
+    if not hasattr(a, "dtype") or a.dtype.kind != "f":
+        raise ValueError(f"{name} must be a floating-point array, got {getattr(a, 'dtype', type(a).__name__)}")
+
+
+def _device_key(xp):
+    """Memo key of the device arrays live on: 'cpu', or the CUDA device id."""
+    return "cpu" if xp is np else int(xp.cuda.Device().id)
+
+
+_TABLES = {}
+
+
+def _device_table(xp, builder, *key):
+    """An index table built on the host by ``builder(*key)`` once, cached on each device."""
+    memo_key = (builder.__name__, _device_key(xp), *key)
+    if memo_key not in _TABLES:
+        _TABLES[memo_key] = tuple(xp.asarray(t) for t in builder(*key))
+    return _TABLES[memo_key]
+
+
+def _gather_table(targets, num_targets, sources, sentinel):
+    """Invert a scatter: row t of the (num_targets, M) result lists the sources s with
+    targets[s] == t, padded with ``sentinel`` (which the caller maps to a zero)."""
+    order = np.argsort(targets, kind="stable")
+    counts = np.bincount(targets, minlength=num_targets)
+    width = max(int(counts.max()), 1) if counts.size else 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(targets.size) - starts[targets[order]]
+    table = np.full((num_targets, width), sentinel, dtype=np.int64)
+    table[targets[order], rank] = sources[order]
+    return table
+
+
+@functools.lru_cache(maxsize=64)
+def _col2im_table(C, H, W, HH, WW, stride, pad, H_out, W_out):
+    """Gather table for col2im: for each pixel of the UNPADDED input, the flat indices into the
+    (C*HH*WW) x (H'*W') columns of one image that read it; sentinel C*HH*WW*H'*W'."""
+    c, kh, kw, oh, ow = (a.ravel() for a in np.meshgrid(
+        np.arange(C), np.arange(HH), np.arange(WW), np.arange(H_out), np.arange(W_out), indexing="ij"))
+    h = oh * stride + kh - pad
+    w = ow * stride + kw - pad
+    inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)                 # reads of the zero padding carry nothing
+    sources = np.flatnonzero(inside)
+    targets = ((c * H + h) * W + w)[inside]
+    return (_gather_table(targets, C * H * W, sources, sentinel=c.size),)
+
+
+@functools.lru_cache(maxsize=64)
+def _pool_backward_table(H, W, PH, PW, stride, H_out, W_out):
+    """For each input pixel, the windows covering it (flat window index) and the pixel's
+    position k inside each of them; padded with the window H'*W' (a zero) and k = -1."""
+    oh, ow, kh, kw = (a.ravel() for a in np.meshgrid(
+        np.arange(H_out), np.arange(W_out), np.arange(PH), np.arange(PW), indexing="ij"))
+    targets = (oh * stride + kh) * W + (ow * stride + kw)
+    sources = _gather_table(targets, H * W, np.arange(targets.size), sentinel=-1)
+    padding = sources < 0
+    window_table = np.where(padding, H_out * W_out, (oh * W_out + ow)[sources])
+    k_table = np.where(padding, -1, (kh * PW + kw)[sources])
+    return window_table, k_table
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution
+# ----------------------------------------------------------------------------------------------
+
+
+def _im2col(xp, x, HH, WW, stride, pad, H_out, W_out):
+    """(N, C, H, W) -> (N, C*HH*WW, H'*W') columns, rows ordered (c, kh, kw) like w.reshape(F, -1)."""
+    N, C = x.shape[:2]
+    xp_ = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else xp.ascontiguousarray(x)
+    sN, sC, sH, sW = xp_.strides
+    view = _as_strided(xp, xp_, (N, C, HH, WW, H_out, W_out), (sN, sC, sH, sW, sH * stride, sW * stride))
+    return view.reshape(N, C * HH * WW, H_out * W_out)
+
+
+def conv_forward_gpu(x, w, b, conv_param):
+    """Same contract as layers.conv_forward_naive; runs where x lives.
+
+    Returns (out, cache) with cache = (x, w, b, conv_param, cols), cols the im2col matrix.
+    """
+    for name, a in (("x", x), ("w", w), ("b", b)):
+        _require_float(name, a)
+    stride = get_param(conv_param, "stride", "conv_param")
+    pad = get_param(conv_param, "pad", "conv_param")
+    N, F, H_out, W_out = conv_output_shape(x.shape, w.shape, b.shape, stride, pad)
+    xp = array_module(x, w, b)
+    cols = _im2col(xp, x, w.shape[2], w.shape[3], stride, pad, H_out, W_out)
+    out = xp.matmul(w.reshape(F, -1), cols) + b.reshape(1, F, 1)
+    return out.reshape(N, F, H_out, W_out), (x, w, b, conv_param, cols)
+
+
+def conv_backward_gpu(dout, cache):
+    """Same contract as layers.conv_backward_naive: returns (dx, dw, db)."""
+    x, w, b, conv_param, cols = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    out_shape = conv_output_shape(x.shape, w.shape, b.shape, stride, pad)
+    _require_float("dout", dout)
+    require_shape("dout", dout, out_shape, "the shape of conv_forward's output")
+    N, F, H_out, W_out = out_shape
+    _, C, H, W = x.shape
+    _, _, HH, WW = w.shape
+    xp = array_module(dout, x)
+    g = dout.reshape(N, F, H_out * W_out)
+    db = dout.sum(axis=(0, 2, 3)).astype(b.dtype, copy=False)
+    K = C * HH * WW
+    dw = xp.matmul(g.transpose(1, 0, 2).reshape(F, -1), cols.transpose(0, 2, 1).reshape(-1, K))
+    dcols = xp.matmul(w.reshape(F, K).T, g).reshape(N, -1)                       # (N, K*H'*W')
+    (table,) = _device_table(xp, _col2im_table, C, H, W, HH, WW, stride, pad, H_out, W_out)
+    dcols = xp.concatenate([dcols, xp.zeros((N, 1), dtype=dcols.dtype)], axis=1)  # the sentinel reads 0
+    dx = dcols[:, table].sum(axis=2).reshape(x.shape)
+    return dx.astype(x.dtype, copy=False), dw.reshape(w.shape).astype(w.dtype, copy=False), db
+
+
+# ----------------------------------------------------------------------------------------------
+# Max pooling
+# ----------------------------------------------------------------------------------------------
+
+
+def max_pool_forward_gpu(x, pool_param):
+    """Same contract as layers.max_pool_forward_naive; cache = (x, pool_param, argmax)."""
+    _require_float("x", x)
+    ph = get_param(pool_param, "pool_height", "pool_param")
+    pw = get_param(pool_param, "pool_width", "pool_param")
+    stride = get_param(pool_param, "stride", "pool_param")
+    N, C, H_out, W_out = pool_output_shape(x.shape, ph, pw, stride)
+    xp = array_module(x)
+    xc = xp.ascontiguousarray(x)
+    sN, sC, sH, sW = xc.strides
+    windows = _as_strided(xp, xc, (N, C, H_out, W_out, ph, pw), (sN, sC, sH * stride, sW * stride, sH, sW))
+    windows = windows.reshape(N, C, H_out, W_out, ph * pw)
+    argmax = windows.argmax(axis=4)                                  # first maximum, like np.argmax
+    out = xp.take_along_axis(windows, argmax[..., None], axis=4)[..., 0]
+    return out, (x, pool_param, argmax)
+
+
+def max_pool_backward_gpu(dout, cache):
+    """Same contract as layers.max_pool_backward_naive, as a gather over the covering windows."""
+    x, pool_param, argmax = cache
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H_out, W_out = pool_output_shape(x.shape, ph, pw, stride)
+    _require_float("dout", dout)
+    require_shape("dout", dout, (N, C, H_out, W_out), "the shape of max_pool_forward's output")
+    _, _, H, W = x.shape
+    xp = array_module(dout, x)
+    windows, ks = _device_table(xp, _pool_backward_table, H, W, ph, pw, stride, H_out, W_out)
+    g = xp.concatenate([dout.reshape(N, C, -1), xp.zeros((N, C, 1), dtype=dout.dtype)], axis=2)
+    a = xp.concatenate([argmax.reshape(N, C, -1), xp.full((N, C, 1), -2, dtype=argmax.dtype)], axis=2)
+    routed = g[:, :, windows] * (a[:, :, windows] == ks)              # (N, C, H*W, M)
+    return routed.sum(axis=3).reshape(x.shape).astype(x.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Affine, ReLU, losses
+# ----------------------------------------------------------------------------------------------
+
+
+def affine_forward_gpu(x, w, b):
+    """Same contract as layers.affine_forward; cache = (x, w, b)."""
+    for name, a in (("x", x), ("w", w), ("b", b)):
+        _require_float(name, a)
+    D = int(np.prod(x.shape[1:]))
+    if len(w.shape) != 2 or w.shape[0] != D:
+        raise ValueError(f"w must have shape ({D}, M) to match x of shape {x.shape}, got shape {w.shape}")
+    require_shape("b", b, (w.shape[1],), f"to match w of shape {w.shape}")
+    return x.reshape(x.shape[0], D) @ w + b, (x, w, b)
+
+
+def affine_backward_gpu(dout, cache):
+    """Same contract as layers.affine_backward: returns (dx, dw, db)."""
+    x, w, b = cache
+    require_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of affine_forward's output")
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], -1).T @ dout
+    return dx.astype(x.dtype, copy=False), dw.astype(w.dtype, copy=False), dout.sum(axis=0).astype(b.dtype, copy=False)
+
+
+def relu_forward_gpu(x):
+    """Same contract as layers.relu_forward; cache = x."""
+    _require_float("x", x)
+    return array_module(x).maximum(x, 0), x
+
+
+def relu_backward_gpu(dout, cache):
+    """Same contract as layers.relu_backward."""
+    x = cache
+    require_shape("dout", dout, x.shape, "the shape of relu_forward's input")
+    return (dout * (x > 0)).astype(x.dtype, copy=False)
+
+
+def _check_scores(x, y):
+    _require_float("x", x)
+    if len(x.shape) != 2 or x.shape[0] == 0:
+        raise ValueError(f"x must have shape (N, C) with N >= 1, got shape {x.shape}")
+    if len(y.shape) != 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+
+
+def softmax_loss_gpu(x, y):
+    """Same contract as layers.softmax_loss. The loss stays on the device as a 0-d array; the
+    Solver turns it into a float when it logs it. Labels out of range raise only on the host
+    (checking them on a GPU would copy y back)."""
+    _check_scores(x, y)
+    xp = array_module(x, y)
+    if xp is np:
+        require_labels(y, x.shape[0], x.shape[1])
+    N = x.shape[0]
+    rows = xp.arange(N)
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[rows, y].sum() / N
+    dx = xp.exp(log_probs)
+    dx[rows, y] -= 1
+    dx /= N
+    return (float(loss) if xp is np else loss), dx.astype(x.dtype, copy=False)
+
+
+def svm_loss_gpu(x, y):
+    """Same contract as layers.svm_loss (loss kept on the device as for softmax_loss_gpu)."""
+    _check_scores(x, y)
+    xp = array_module(x, y)
+    if xp is np:
+        require_labels(y, x.shape[0], x.shape[1])
+    N = x.shape[0]
+    rows = xp.arange(N)
+    margins = xp.maximum(0, x - x[rows, y][:, None] + 1)
+    margins[rows, y] = 0
+    loss = margins.sum() / N
+    positive = (margins > 0).astype(x.dtype)
+    positive[rows, y] = -positive.sum(axis=1)
+    return (float(loss) if xp is np else loss), (positive / N).astype(x.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Normalization and dropout
+# ----------------------------------------------------------------------------------------------
+
+
+def _normalize(xp, x, axis, eps):
+    mean = x.mean(axis=axis, keepdims=True)
+    var = x.var(axis=axis, keepdims=True)
+    inv_std = 1 / xp.sqrt(var + eps)
+    return (x - mean) * inv_std, inv_std, mean, var
+
+
+def _normalized_dx(g, x_hat, inv_std, axis):
+    """dx of x_hat = (x - mean(x)) * inv_std for upstream g = dL/dx_hat, stats over ``axis``."""
+    M = int(np.prod([g.shape[a] for a in (axis if isinstance(axis, tuple) else (axis,))]))
+    return inv_std / M * (M * g - g.sum(axis=axis, keepdims=True) - x_hat * (g * x_hat).sum(axis=axis, keepdims=True))
+
+
+def batchnorm_forward_gpu(x, gamma, beta, bn_param):
+    """Same contract as layers.batchnorm_forward; cache = (mode, x_hat, gamma, inv_std)."""
+    mode = get_param(bn_param, "mode", "bn_param")
+    require_mode("bn_param", mode)
+    _require_float("x", x)
+    if len(x.shape) != 2:
+        raise ValueError(f"x must have shape (N, D), got shape {x.shape}")
+    D = x.shape[1]
+    require_shape("gamma", gamma, (D,), f"one scale per feature of x, shape {x.shape}")
+    require_shape("beta", beta, (D,), f"one shift per feature of x, shape {x.shape}")
+    xp = array_module(x)
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    running_mean = bn_param.get("running_mean", xp.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", xp.zeros(D, dtype=x.dtype))
+    if mode == "train":
+        x_hat, inv_std, mean, var = _normalize(xp, x, 0, eps)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean[0]
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var[0]
+    else:
+        inv_std = 1 / xp.sqrt(running_var + eps)
+        x_hat = (x - running_mean) * inv_std
+        bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
+    out = gamma * x_hat + beta
+    return out.astype(x.dtype, copy=False), (mode, x_hat, gamma, inv_std)
+
+
+def batchnorm_backward_gpu(dout, cache):
+    """Same contract as layers.batchnorm_backward(_alt): returns (dx, dgamma, dbeta)."""
+    mode, x_hat, gamma, inv_std = cache
+    require_shape("dout", dout, x_hat.shape, "the shape of batchnorm_forward's output")
+    g = dout * gamma
+    dx = g * inv_std if mode == "test" else _normalized_dx(g, x_hat, inv_std, 0)
+    return _norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
+
+
+def _norm_grads(dx, dgamma, dbeta, x_hat, gamma):
+    param_dtype = gamma.dtype if gamma.dtype.kind == "f" else x_hat.dtype
+    return (
+        dx.astype(x_hat.dtype, copy=False),
+        dgamma.astype(param_dtype, copy=False),
+        dbeta.astype(param_dtype, copy=False),
+    )
+
+
+def spatial_batchnorm_forward_gpu(x, gamma, beta, bn_param):
+    """Same contract as layers.spatial_batchnorm_forward; cache = (x_shape, bn_cache)."""
+    _require_float("x", x)
+    if len(x.shape) != 4:
+        raise ValueError(f"x must have shape (N, C, H, W), got shape {x.shape}")
+    N, C, H, W = x.shape
+    out, bn_cache = batchnorm_forward_gpu(x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta, bn_param)
+    return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), (x.shape, bn_cache)
+
+
+def spatial_batchnorm_backward_gpu(dout, cache):
+    """Same contract as layers.spatial_batchnorm_backward."""
+    x_shape, bn_cache = cache
+    require_shape("dout", dout, x_shape, "the shape of spatial_batchnorm_forward's output")
+    N, C, H, W = x_shape
+    dx, dgamma, dbeta = batchnorm_backward_gpu(dout.transpose(0, 2, 3, 1).reshape(-1, C), bn_cache)
+    return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
+
+
+def layernorm_forward_gpu(x, gamma, beta, ln_param):
+    """Same contract as layers.layernorm_forward; cache = (x_hat, gamma, inv_std)."""
+    _require_float("x", x)
+    if len(x.shape) != 2:
+        raise ValueError(f"x must have shape (N, D), got shape {x.shape}")
+    require_shape("gamma", gamma, (x.shape[1],), f"one scale per feature of x, shape {x.shape}")
+    require_shape("beta", beta, (x.shape[1],), f"one shift per feature of x, shape {x.shape}")
+    xp = array_module(x)
+    x_hat, inv_std, _, _ = _normalize(xp, x, 1, ln_param.get("eps", 1e-5))
+    return (gamma * x_hat + beta).astype(x.dtype, copy=False), (x_hat, gamma, inv_std)
+
+
+def layernorm_backward_gpu(dout, cache):
+    """Same contract as layers.layernorm_backward."""
+    x_hat, gamma, inv_std = cache
+    require_shape("dout", dout, x_hat.shape, "the shape of layernorm_forward's output")
+    dx = _normalized_dx(dout * gamma, x_hat, inv_std, 1)
+    return _norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
+
+
+def spatial_groupnorm_forward_gpu(x, gamma, beta, G, gn_param):
+    """Same contract as layers.spatial_groupnorm_forward; cache = (G, x_hat, gamma, inv_std)."""
+    _require_float("x", x)
+    if len(x.shape) != 4:
+        raise ValueError(f"x must have shape (N, C, H, W), got shape {x.shape}")
+    N, C = x.shape[:2]
+    require_shape("gamma", gamma, (1, C, 1, 1), f"one per channel of x, shape {x.shape}")
+    require_shape("beta", beta, (1, C, 1, 1), f"one per channel of x, shape {x.shape}")
+    if isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < 1 or C % G:
+        raise ValueError(f"G must be a positive integer dividing the {C} channels of x (shape {x.shape}), got {G!r}")
+    xp = array_module(x)
+    x_hat, inv_std, _, _ = _normalize(xp, x.reshape(N, G, -1), 2, gn_param.get("eps", 1e-5))
+    x_hat = x_hat.reshape(x.shape)
+    return (gamma * x_hat + beta).astype(x.dtype, copy=False), (G, x_hat, gamma, inv_std)
+
+
+def spatial_groupnorm_backward_gpu(dout, cache):
+    """Same contract as layers.spatial_groupnorm_backward."""
+    G, x_hat, gamma, inv_std = cache
+    require_shape("dout", dout, x_hat.shape, "the shape of spatial_groupnorm_forward's output")
+    N = dout.shape[0]
+    g = (dout * gamma).reshape(N, G, -1)
+    dx = _normalized_dx(g, x_hat.reshape(N, G, -1), inv_std, 2).reshape(dout.shape)
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3), keepdims=True)
+    return _norm_grads(dx, dgamma, dout.sum(axis=(0, 2, 3), keepdims=True), x_hat, gamma)
+
+
+def dropout_forward_gpu(x, dropout_param):
+    """Same contract as layers.dropout_forward (p = KEEP probability, inverted dropout).
+
+    The mask is drawn where x lives: from ``xp.random.default_rng(seed)`` when the param has a
+    seed, else from ``dropout_param["rng"]`` (a generator of x's device), else a fresh one.
+    """
+    _require_float("x", x)
+    p = get_param(dropout_param, "p", "dropout_param")
+    mode = get_param(dropout_param, "mode", "dropout_param")
+    require_mode("dropout_param", mode)
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 < p <= 1:
+        raise ValueError(f"dropout_param['p'] is the probability of KEEPING a unit, in (0, 1]; got {p!r}")
+    if mode == "test":
+        return x.copy(), (dropout_param, None)
+    xp = array_module(x)
+    if "seed" in dropout_param:
+        rng = xp.random.default_rng(dropout_param["seed"])
+    else:
+        rng = dropout_param.get("rng") or xp.random.default_rng()
+    mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward_gpu(dout, cache):
+    """Same contract as layers.dropout_backward."""
+    _, mask = cache
+    if mask is None:
+        return dout.copy()
+    require_shape("dout", dout, mask.shape, "the shape of dropout_forward's input")
+    return (dout * mask).astype(mask.dtype, copy=False)
