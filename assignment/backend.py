@@ -1,10 +1,11 @@
-"""Which implementation of each layer a model runs: the naive loops or the fast twins.
+"""Which implementation of each layer a model runs: the naive loops, the fast twins, the GPU twins.
 
 ``get_ops("naive")`` returns the functions of ``assignment.layers``; ``get_ops("fast")``
 returns, for every operation that has one, the CS231n-named dispatcher of
-``assignment.fast_layers`` (``conv_forward_fast``, ...), which runs Cython on numpy arrays
-and CuPy on GPU arrays, and the naive function for the rest. Every entry keeps the naive
-contract, so a model written against one table runs on the other unchanged.
+``assignment.fast_layers`` (``conv_forward_fast``, ...) and the naive function for the rest;
+``get_ops("gpu")`` returns the ``<op>_gpu`` twins of ``assignment.gpu_layers``, which run where
+their arrays live (CuPy arrays on the GPU). Every entry keeps the naive contract, so a model
+written against one table runs on the others unchanged.
 """
 
 from types import SimpleNamespace
@@ -35,7 +36,7 @@ OPERATIONS = {
     "spatial_groupnorm_backward": layers.spatial_groupnorm_backward,
 }
 
-BACKENDS = ("naive", "fast")
+BACKENDS = ("naive", "fast", "gpu")
 
 
 def _fast_name(op):
@@ -48,6 +49,10 @@ def get_ops(backend="fast"):
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     table = dict(OPERATIONS)
+    if backend == "gpu":
+        from assignment import gpu_layers
+
+        return SimpleNamespace(name=backend, **{op: getattr(gpu_layers, f"{op}_gpu") for op in OPERATIONS})
     if backend == "fast":
         from assignment import fast_layers
 

@@ -24,40 +24,7 @@ from assignment.checks import (
     require_mode,
     require_shape,
 )
-
-INSTALL_HINT = (
-    "CuPy is not installed: install the gpu extra, e.g. `pip install -e '.[gpu]'` "
-    "(CuPy wheels for CUDA 12: cupy-cuda12x), on a machine with an NVIDIA GPU"
-)
-
-
-def is_cupy(a):
-    """True when ``a`` is a CuPy array (decided without importing CuPy)."""
-    return type(a).__module__.split(".")[0] == "cupy"
-
-
-def require_cupy():
-    """Import CuPy and check that a CUDA device is present; a clear RuntimeError otherwise."""
-    try:
-        import cupy
-    except ImportError as e:
-        raise RuntimeError(INSTALL_HINT) from e
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as e:  # CUDA driver missing or broken
-        raise RuntimeError(f"CuPy is installed but no CUDA device can be used: {e}") from e
-    if count < 1:
-        raise RuntimeError("CuPy is installed but no CUDA device is present")
-    return cupy
-
-
-def array_module(*arrays):
-    """cupy when any argument is a CuPy array, else numpy."""
-    if any(is_cupy(a) for a in arrays):
-        import cupy
-
-        return cupy
-    return np
+from assignment.devices import array_module
 
 
 def _as_strided(xp, a, shape, strides):

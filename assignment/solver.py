@@ -31,6 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from assignment import optim
+from assignment.devices import array_module, to_host
 from assignment.io_utils import atomic_open, sha256_of, write_json, write_npz
 
 CHECKPOINT_FORMAT = "assignment-solver-checkpoint"
@@ -51,13 +52,6 @@ _DEFAULTS = {
     "seed": 0,
     "resume": None,
 }
-
-
-def to_host(a):
-    """A numpy view of an array that may live on a GPU (CuPy), or a host array as it is."""
-    if type(a).__module__.split(".")[0] == "cupy":
-        return a.get()
-    return np.asarray(a)
 
 
 class Solver:
@@ -163,11 +157,15 @@ class Solver:
         return max(self.X_train.shape[0] // self.batch_size, 1)
 
     def _minibatch_indices(self):
-        """Indices of the next minibatch: a fresh random order each epoch, no repeats within it."""
+        """Indices of the next minibatch: a fresh random order each epoch, no repeats within it.
+
+        The order is drawn on the host and moved, once per epoch, to the device the training
+        data lives on, so that a step indexes device arrays with device indices.
+        """
         num_train = self.X_train.shape[0]
         k = self.iteration % self.iterations_per_epoch
         if k == 0 or self._order is None:
-            self._order = self.rng.permutation(num_train)
+            self._order = array_module(self.X_train).asarray(self.rng.permutation(num_train))
         return self._order[k * self.batch_size : (k + 1) * self.batch_size]
 
     def _step(self):
@@ -196,7 +194,7 @@ class Solver:
         """
         N = X.shape[0]
         if num_samples is not None and N > num_samples:
-            idx = self.rng.choice(N, num_samples, replace=False)
+            idx = array_module(X).asarray(self.rng.choice(N, num_samples, replace=False))
             X, y = X[idx], y[idx]
             N = num_samples
         if N == 0:
@@ -352,7 +350,7 @@ class Solver:
                 raise ValueError(
                     f"checkpoint parameter {name} has shape {value.shape}, the model's has {like[name].shape}"
                 )
-        xp = _array_module(next(iter(like.values()))) if like else np
+        xp = array_module(*like.values())
         self.model.params = {k: xp.asarray(v) for k, v in params.items()}
         self.best_params = {k: xp.asarray(v) for k, v in best.items()}
         self.optim_configs = {}
@@ -369,14 +367,6 @@ class Solver:
         self.throughput_history = list(record.get("throughput_history", []))
         self.rng.bit_generator.state = record["rng_state"]
         self._order = None
-
-
-def _array_module(a):
-    if type(a).__module__.split(".")[0] == "cupy":
-        import cupy
-
-        return cupy
-    return np
 
 
 def plot_history(solver, path=None, title=None):

@@ -16,6 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from assignment.data_utils import get_data
+from assignment.devices import require_cupy
 from assignment.io_utils import write_json
 from assignment.solver import Solver, plot_history
 
@@ -60,7 +61,8 @@ def parse_args(argv=None, **defaults):
     p.add_argument("--weight-scale", type=float, default=None)
     p.add_argument("--hidden-dims", type=int, nargs="+", default=[100, 100], help="hidden sizes of fc / twolayer")
     p.add_argument("--normalization", choices=["batchnorm", "layernorm"], default=None)
-    p.add_argument("--backend", choices=["fast", "naive"], default="fast")
+    p.add_argument("--backend", choices=["fast", "naive"], default="fast", help="CPU layers (the GPU has its own)")
+    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="gpu: CuPy on a CUDA device")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--threads", type=int, default=None, help="BLAS/OpenMP threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
@@ -84,8 +86,12 @@ def run(args):
     print(f"data: {args.data}, {n_train} train / {n_val} val / {n_test} test images of shape "
           f"{data['X_train'].shape[1:]}")
     model = build_model(args.model, data, args)
+    if args.device == "gpu":
+        cupy = require_cupy()
+        data = {k: cupy.asarray(v) for k, v in data.items()}     # once; the training loop never copies
+        model.to("gpu")
     print(f"model: {type(model).__name__} ({sum(v.size for v in model.params.values()):,} parameters, "
-          f"{args.dtype}, {args.backend} layers)")
+          f"{args.dtype}, {model.ops.name} layers on the {args.device})")
     os.makedirs(args.out, exist_ok=True)
     solver = Solver(
         model, data,
@@ -115,7 +121,8 @@ def run(args):
         "epochs": solver.epoch,
         "train_images": n_train,
         "dtype": args.dtype,
-        "backend": args.backend,
+        "backend": model.ops.name,
+        "device": args.device,
         "threads": args.threads,
         "seed": args.seed,
         "best_val_acc": solver.best_val_acc,
@@ -132,7 +139,12 @@ def run(args):
 
 
 def main(argv=None, **defaults):
-    run(parse_args(argv, **defaults))
+    args = parse_args(argv, **defaults)
+    try:
+        run(args)
+    except (FileNotFoundError, RuntimeError) as e:     # missing data, no GPU: say so, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from assignment import gpu_layers, layers
+from assignment import devices, gpu_layers, layers
 
 CONV_GRID = [((2, 3, 7, 9), (4, 3, 3, 5), 2, 2), ((1, 1, 5, 5), (2, 1, 3, 3), 1, 0),
              ((3, 2, 6, 6), (5, 2, 4, 2), 2, 1), ((2, 3, 8, 8), (3, 3, 3, 3), 1, 1)]
@@ -123,9 +123,9 @@ def test_importing_the_package_never_imports_cupy():
 
 
 def test_asking_for_the_gpu_without_cupy_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "cupy", None)                       # makes `import cupy` fail
+    monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` fail
     with pytest.raises(RuntimeError, match=r"pip install -e '\.\[gpu\]'"):
-        gpu_layers.require_cupy()
+        devices.require_cupy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_asking_for_the_gpu_without_cupy_says_how_to_install(monkeypatch):
 @pytest.fixture
 def cupy():
     try:
-        return gpu_layers.require_cupy()
+        return devices.require_cupy()
     except RuntimeError as e:
         pytest.skip(f"no GPU: {e}")
 

@@ -1,8 +1,9 @@
-"""What every model shares: dtype, a seeded generator, the layer backend, L2 regularization."""
+"""What every model shares: dtype, a seeded generator, the layer backend, the device, L2 regularization."""
 
 import numpy as np
 
 from assignment.backend import get_ops
+from assignment.devices import require_cupy, to_host
 
 
 class Model:
@@ -12,6 +13,10 @@ class Model:
     - dtype: dtype of the parameters; inputs are cast to it
     - seed: seed of ``self.rng``, the model's own ``np.random.Generator``
     - backend: "fast" or "naive", the layer table in ``self.ops`` (see assignment.backend)
+
+    ``model.to("gpu")`` moves the parameters to the GPU (CuPy) and switches to the GPU twins;
+    ``model.to("cpu")`` moves them back to the chosen backend. Inputs must then live on the
+    model's device: the model never copies data between host and device.
     """
 
     def __init__(self, reg=0.0, dtype=np.float32, seed=None, backend="fast"):
@@ -21,8 +26,33 @@ class Model:
             raise ValueError(f"dtype must be a floating-point type, got {self.dtype}")
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.backend = backend
         self.ops = get_ops(backend)
+        self.device = "cpu"
         self.params = {}
+
+    def to(self, device):
+        """Move the parameters (and dropout's generator) to ``device``, "cpu" or "gpu"; returns self."""
+        if device == "gpu":
+            xp = require_cupy()
+            self.params = {k: xp.asarray(v) for k, v in self.params.items()}
+            self.ops = get_ops("gpu")
+        elif device == "cpu":
+            xp = np
+            self.params = {k: to_host(v) for k, v in self.params.items()}
+            self.ops = get_ops(self.backend)
+        else:
+            raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
+        dropout_param = getattr(self, "dropout_param", None)
+        if dropout_param and "rng" in dropout_param:
+            # Dropout masks are drawn where the activations live, from a generator seeded by ours.
+            dropout_param["rng"] = self.rng if xp is np else xp.random.default_rng(int(self.rng.integers(2**63)))
+        for bn_param in getattr(self, "bn_params", []):
+            for key in ("running_mean", "running_var"):
+                if key in bn_param:
+                    bn_param[key] = xp.asarray(bn_param[key]) if xp is not np else to_host(bn_param[key])
+        self.device = device
+        return self
 
     def _normal(self, shape, std):
         """Weights drawn from N(0, std**2) by the model's generator, in the model's dtype."""
@@ -44,7 +74,7 @@ class Model:
         penalty = 0.0
         for name in weight_names:
             W = self.params[name]
-            penalty += 0.5 * self.reg * float((W * W).sum())
+            penalty = penalty + 0.5 * self.reg * (W * W).sum()
             grads[name] = grads[name] + (self.reg * W).astype(W.dtype, copy=False)
         ### END SOLUTION
         return penalty
