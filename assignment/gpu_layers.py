@@ -222,23 +222,27 @@ def relu_backward_gpu(dout, cache):
 
 
 def _check_scores(x, y):
+    """The checks of layers' losses; on a GPU the label range costs one scalar copy back."""
     _require_float("x", x)
     if len(x.shape) != 2 or x.shape[0] == 0:
         raise ValueError(f"x must have shape (N, C) with N >= 1, got shape {x.shape}")
+    xp = array_module(x, y)
+    if xp is np:
+        require_labels(y, x.shape[0], x.shape[1])
+        return
     if len(y.shape) != 1 or y.shape[0] != x.shape[0]:
         raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got shape {y.shape}")
     if y.dtype.kind not in "iu":
         raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if bool(((y < 0) | (y >= x.shape[1])).any()):
+        raise ValueError(f"y holds labels outside [0, {x.shape[1] - 1}] (x has {x.shape[1]} classes)")
 
 
 def softmax_loss_gpu(x, y):
-    """Same contract as layers.softmax_loss. The loss stays on the device as a 0-d array; the
-    Solver turns it into a float when it logs it. Labels out of range raise only on the host
-    (checking them on a GPU would copy y back)."""
+    """Same contract as layers.softmax_loss. On a GPU the loss stays there as a 0-d array; the
+    Solver turns it into a float when it logs it."""
     _check_scores(x, y)
     xp = array_module(x, y)
-    if xp is np:
-        require_labels(y, x.shape[0], x.shape[1])
     N = x.shape[0]
     rows = xp.arange(N)
     shifted = x - x.max(axis=1, keepdims=True)
@@ -254,8 +258,6 @@ def svm_loss_gpu(x, y):
     """Same contract as layers.svm_loss (loss kept on the device as for softmax_loss_gpu)."""
     _check_scores(x, y)
     xp = array_module(x, y)
-    if xp is np:
-        require_labels(y, x.shape[0], x.shape[1])
     N = x.shape[0]
     rows = xp.arange(N)
     margins = xp.maximum(0, x - x[rows, y][:, None] + 1)
