@@ -3,9 +3,10 @@
 - ``rng``: a fresh ``np.random.default_rng`` with a fixed seed for every test, so tests are
   reproducible and independent of the order they run in. (The global numpy RNG is banned by
   ruff's NPY002.)
-- ``oracles``: the PyTorch reference module ``tests/oracles.py``; the test is skipped when
-  torch is not installed. Modules that need it everywhere call ``pytest.importorskip("torch")``
-  at their top instead.
+- ``oracles``: the PyTorch reference module ``tests/oracles.py`` (session-scoped, so it also
+  serves hypothesis tests); a test asking for it is skipped when torch is not installed.
+  Modules that need it in every test may instead call ``pytest.importorskip("torch")`` at
+  their top and then ``import oracles``.
 - ``snapshot`` / ``assert_unchanged``: copy a set of inputs before a call and check afterwards
   that the call did not modify them (forwards never mutate inputs; backwards never mutate dout).
 - ``assert_close``: compare a result with a reference at a tolerance that depends on the dtype.
@@ -34,7 +35,7 @@ def rng():
     return np.random.default_rng(SEED)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def oracles():
     pytest.importorskip("torch")
     import oracles as module

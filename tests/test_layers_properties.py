@@ -5,10 +5,15 @@ contract covers: N = 1, non-square inputs and kernels, stride 1-2, pad 0-2, over
 non-overlapping pooling, any group count dividing C. Array contents come from a seeded
 generator whose seed hypothesis draws (shrinkable, reproducible); ReLU is also checked on
 arrays hypothesis builds itself. Every property also checks that no input was modified.
+
+Normalization layers in float32 are drawn around 0 and with at least 3 values per
+normalization group: with 2 values x_hat is +-sqrt(var / (var + eps)) whatever the data, so
+dx is an O(eps / var) remainder of cancelling O(1) terms, and an input far from 0 relative
+to its spread loses float32 digits in x - mean. Both are properties of float32, not of the
+code (torch is no more accurate there); float64 covers every size.
 """
 
 import numpy as np
-import pytest
 from conftest import assert_close, assert_unchanged, snapshot
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -18,6 +23,12 @@ from assignment import gradient_check, layers
 
 FAST = settings(max_examples=50, deadline=None)
 
+
+def norm_shift(dtype, M):
+    """Offset of the inputs of a normalization test whose groups hold M values (see above)."""
+    assume(dtype == np.float64 or M >= 3)
+    return 3.0 if dtype == np.float64 else 0.0
+
 seeds = st.integers(0, 2**32 - 1)
 dtypes = st.sampled_from([np.float64, np.float32])
 
@@ -25,14 +36,6 @@ dtypes = st.sampled_from([np.float64, np.float32])
 def arrays_from(seed, dtype, *shapes, scale=1.0, shift=0.0):
     rng = np.random.default_rng(seed)
     return [(scale * rng.standard_normal(s) + shift).astype(dtype) for s in shapes]
-
-
-@pytest.fixture(scope="module")
-def torch_oracles():
-    pytest.importorskip("torch")
-    import oracles
-
-    return oracles
 
 
 @st.composite
@@ -68,14 +71,14 @@ def pool_cases(draw):
 
 @FAST
 @given(case=conv_cases(), seed=seeds, dtype=dtypes)
-def test_conv_matches_torch(torch_oracles, case, seed, dtype):
+def test_conv_matches_torch(oracles, case, seed, dtype):
     x_shape, w_shape, conv_param, out_shape = case
     x, w, b, dout = arrays_from(seed, dtype, x_shape, w_shape, (w_shape[0],), out_shape)
     before = snapshot(x, w, b, dout)
     out, cache = layers.conv_forward_naive(x, w, b, conv_param)
     grads = layers.conv_backward_naive(dout, cache)
     assert_unchanged(before, (x, w, b, dout))
-    want_out, want_grads = torch_oracles.conv(x, w, b, conv_param, dout)
+    want_out, want_grads = oracles.conv(x, w, b, conv_param, dout)
     assert out.dtype == dtype
     assert_close(out, want_out, dtype, "out")
     for name, got, want, arg in zip(("dx", "dw", "db"), grads, want_grads, (x, w, b), strict=True):
@@ -85,14 +88,14 @@ def test_conv_matches_torch(torch_oracles, case, seed, dtype):
 
 @FAST
 @given(case=pool_cases(), seed=seeds, dtype=dtypes)
-def test_max_pool_matches_torch(torch_oracles, case, seed, dtype):
+def test_max_pool_matches_torch(oracles, case, seed, dtype):
     x_shape, pool_param, out_shape = case
     x, dout = arrays_from(seed, dtype, x_shape, out_shape)
     before = snapshot(x, dout)
     out, cache = layers.max_pool_forward_naive(x, pool_param)
     dx = layers.max_pool_backward_naive(dout, cache)
     assert_unchanged(before, (x, dout))
-    want_out, (want_dx,) = torch_oracles.max_pool(x, pool_param, dout)
+    want_out, (want_dx,) = oracles.max_pool(x, pool_param, dout)
     assert out.dtype == dtype and dx.dtype == dtype and dx.shape == x.shape
     assert_close(out, want_out, dtype, "out")
     assert_close(dx, want_dx, dtype, "dx")
@@ -102,7 +105,11 @@ def test_max_pool_matches_torch(torch_oracles, case, seed, dtype):
 @given(case=pool_cases(), seed=seeds)
 def test_max_pool_backward_matches_numeric(case, seed):
     x_shape, pool_param, out_shape = case
-    x, dout = arrays_from(seed, np.float64, x_shape, out_shape)
+    # Distinct values at least 0.1 apart: a centred difference with h = 1e-5 is exact only
+    # when no two entries of a window lie within h of each other.
+    rng = np.random.default_rng(seed)
+    x = 0.1 * rng.permutation(int(np.prod(x_shape))).reshape(x_shape).astype(np.float64)
+    dout = rng.standard_normal(out_shape)
     _, cache = layers.max_pool_forward_naive(x, pool_param)
     dx = layers.max_pool_backward_naive(dout, cache)
     num = gradient_check.eval_numerical_gradient_array(
@@ -119,14 +126,14 @@ def test_max_pool_backward_matches_numeric(case, seed):
     seed=seeds,
     dtype=dtypes,
 )
-def test_affine_matches_torch(torch_oracles, N, dims, M, seed, dtype):
+def test_affine_matches_torch(oracles, N, dims, M, seed, dtype):
     D = int(np.prod(dims))
     x, w, b, dout = arrays_from(seed, dtype, (N, *dims), (D, M), (M,), (N, M))
     before = snapshot(x, w, b, dout)
     out, cache = layers.affine_forward(x, w, b)
     grads = layers.affine_backward(dout, cache)
     assert_unchanged(before, (x, w, b, dout))
-    want_out, want_grads = torch_oracles.affine(x, w, b, dout)
+    want_out, want_grads = oracles.affine(x, w, b, dout)
     assert_close(out, want_out, dtype, "out")
     for name, got, want, arg in zip(("dx", "dw", "db"), grads, want_grads, (x, w, b), strict=True):
         assert got.dtype == dtype and got.shape == arg.shape, name
@@ -151,11 +158,12 @@ def test_relu_backward_matches_numeric_grad(x):
 
 @FAST
 @given(N=st.integers(2, 6), D=st.integers(1, 5), seed=seeds, dtype=dtypes, momentum=st.floats(0.0, 0.99))
-def test_batchnorm_matches_torch(torch_oracles, N, D, seed, dtype, momentum):
-    x, gamma, beta, dout, rm = arrays_from(seed, dtype, (N, D), (D,), (D,), (N, D), (D,), scale=2.0, shift=1.0)
+def test_batchnorm_matches_torch(oracles, N, D, seed, dtype, momentum):
+    shift = norm_shift(dtype, N)
+    x, gamma, beta, dout, rm = arrays_from(seed, dtype, (N, D), (D,), (D,), (N, D), (D,), scale=2.0, shift=shift)
     rv = np.abs(rm) + 0.5
     bn_param = {"mode": "train", "momentum": momentum, "running_mean": rm.copy(), "running_var": rv.copy()}
-    want_out, want_grads, (want_rm, want_rv) = torch_oracles.batchnorm(
+    want_out, want_grads, (want_rm, want_rv) = oracles.batchnorm(
         x, gamma, beta, bn_param, dout, return_running=True
     )
     before = snapshot(x, gamma, beta, dout)
@@ -174,13 +182,14 @@ def test_batchnorm_matches_torch(torch_oracles, N, D, seed, dtype, momentum):
 
 @FAST
 @given(N=st.integers(1, 5), D=st.integers(2, 6), seed=seeds, dtype=dtypes)
-def test_layernorm_matches_torch(torch_oracles, N, D, seed, dtype):
-    x, gamma, beta, dout = arrays_from(seed, dtype, (N, D), (D,), (D,), (N, D), scale=2.0, shift=1.0)
+def test_layernorm_matches_torch(oracles, N, D, seed, dtype):
+    shift = norm_shift(dtype, D)
+    x, gamma, beta, dout = arrays_from(seed, dtype, (N, D), (D,), (D,), (N, D), scale=2.0, shift=shift)
     before = snapshot(x, gamma, beta, dout)
     out, cache = layers.layernorm_forward(x, gamma, beta, {})
     grads = layers.layernorm_backward(dout, cache)
     assert_unchanged(before, (x, gamma, beta, dout))
-    want_out, want_grads = torch_oracles.layernorm(x, gamma, beta, {}, dout)
+    want_out, want_grads = oracles.layernorm(x, gamma, beta, {}, dout)
     assert_close(out, want_out, dtype, "out")
     for name, got, want in zip(("dx", "dgamma", "dbeta"), grads, want_grads, strict=True):
         assert got.dtype == dtype, name
@@ -196,12 +205,13 @@ def test_layernorm_matches_torch(torch_oracles, N, D, seed, dtype):
     seed=seeds,
     dtype=dtypes,
 )
-def test_spatial_batchnorm_matches_torch(torch_oracles, N, C, H, W, seed, dtype):
+def test_spatial_batchnorm_matches_torch(oracles, N, C, H, W, seed, dtype):
     assume(N * H * W >= 2)
-    x, gamma, beta, dout = arrays_from(seed, dtype, (N, C, H, W), (C,), (C,), (N, C, H, W), scale=2.0, shift=3.0)
+    shift = norm_shift(dtype, N * H * W)
+    x, gamma, beta, dout = arrays_from(seed, dtype, (N, C, H, W), (C,), (C,), (N, C, H, W), scale=2.0, shift=shift)
     before = snapshot(x, gamma, beta, dout)
     bn_param = {"mode": "train"}
-    want_out, want_grads, (want_rm, want_rv) = torch_oracles.spatial_batchnorm(
+    want_out, want_grads, (want_rm, want_rv) = oracles.spatial_batchnorm(
         x, gamma, beta, bn_param, dout, return_running=True
     )
     out, cache = layers.spatial_batchnorm_forward(x, gamma, beta, bn_param)
@@ -226,16 +236,17 @@ def groupnorm_cases(draw):
 
 @FAST
 @given(case=groupnorm_cases(), seed=seeds, dtype=dtypes)
-def test_spatial_groupnorm_matches_torch(torch_oracles, case, seed, dtype):
+def test_spatial_groupnorm_matches_torch(oracles, case, seed, dtype):
     (N, C, H, W), G = case
+    shift = norm_shift(dtype, C // G * H * W)
     x, gamma, beta, dout = arrays_from(
-        seed, dtype, (N, C, H, W), (1, C, 1, 1), (1, C, 1, 1), (N, C, H, W), scale=2.0, shift=3.0
+        seed, dtype, (N, C, H, W), (1, C, 1, 1), (1, C, 1, 1), (N, C, H, W), scale=2.0, shift=shift
     )
     before = snapshot(x, gamma, beta, dout)
     out, cache = layers.spatial_groupnorm_forward(x, gamma, beta, G, {})
     grads = layers.spatial_groupnorm_backward(dout, cache)
     assert_unchanged(before, (x, gamma, beta, dout))
-    want_out, want_grads = torch_oracles.spatial_groupnorm(x, gamma, beta, G, {}, dout)
+    want_out, want_grads = oracles.spatial_groupnorm(x, gamma, beta, G, {}, dout)
     assert_close(out, want_out, dtype, "out")
     for name, got, want, arg in zip(("dx", "dgamma", "dbeta"), grads, want_grads, (x, gamma, beta), strict=True):
         assert got.dtype == dtype and got.shape == arg.shape, name
@@ -244,13 +255,13 @@ def test_spatial_groupnorm_matches_torch(torch_oracles, case, seed, dtype):
 
 @FAST
 @given(N=st.integers(1, 6), C=st.integers(2, 6), seed=seeds, dtype=dtypes)
-def test_losses_match_torch(torch_oracles, N, C, seed, dtype):
+def test_losses_match_torch(oracles, N, C, seed, dtype):
     (x,) = arrays_from(seed, dtype, (N, C), scale=2.0)
     y = np.random.default_rng(seed + 1).integers(0, C, size=N)
     before = snapshot(x, y)
     for name in ("svm_loss", "softmax_loss"):
         loss, dx = getattr(layers, name)(x, y)
-        want_loss, want_dx = getattr(torch_oracles, name)(x, y)
+        want_loss, want_dx = getattr(oracles, name)(x, y)
         assert dx.dtype == dtype, name
         assert_close(loss, want_loss, dtype, name)
         assert_close(dx, want_dx, dtype, name + " dx")

@@ -1,4 +1,4 @@
-"""Every naive layer, forward and backward, against the PyTorch oracle (tests/oracles.py).
+"""Every naive layer and layer_utils sandwich, forward and backward, against the PyTorch oracle.
 
 Each case runs in float64 (tolerance 1e-10) and float32 (1e-4, both relative and scaled to the
 largest reference magnitude), on grids that include N=1, non-square inputs and kernels,
@@ -9,7 +9,7 @@ gradients keep the input dtype and shapes and that no input (nor dout) was modif
 import numpy as np
 import pytest
 
-from assignment import layers
+from assignment import layer_utils, layers
 
 pytest.importorskip("torch")
 
@@ -300,31 +300,6 @@ def test_max_pool_ties_go_to_first_max(case, rng):
     assert_close(dx, want_dx, np.float64, "dx")
 
 
-def test_max_pool_ties_by_hand():
-    # A constant input: every window's first element (row-major) takes the gradient.
-    x = np.zeros((1, 1, 4, 4))
-    dout = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
-    _, cache = layers.max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
-    dx = layers.max_pool_backward_naive(dout, cache)
-    want = np.zeros((1, 1, 4, 4))
-    want[0, 0, 0, 0], want[0, 0, 0, 2], want[0, 0, 2, 0], want[0, 0, 2, 2] = 1, 2, 3, 4
-    np.testing.assert_array_equal(dx, want)
-    # Overlapping 3x3 windows, stride 1: windows start at (0,0), (0,1), (1,0), (1,1), and
-    # their first elements are distinct, so nothing accumulates.
-    _, cache = layers.max_pool_forward_naive(x, {"pool_height": 3, "pool_width": 3, "stride": 1})
-    dx = layers.max_pool_backward_naive(dout, cache)
-    want = np.zeros((1, 1, 4, 4))
-    want[0, 0, :2, :2] = dout[0, 0]
-    np.testing.assert_array_equal(dx, want)
-    # One shared maximum in the middle of four overlapping windows accumulates all of dout.
-    x = np.zeros((1, 1, 4, 4))
-    x[0, 0, 1, 1] = 1.0
-    _, cache = layers.max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 1})
-    dout = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
-    dx = layers.max_pool_backward_naive(dout, cache)
-    assert dx[0, 0, 1, 1] == 1 + 2 + 4 + 5
-
-
 # --------------------------------------------------------------------------------------
 # spatial batch norm, group norm
 
@@ -393,43 +368,131 @@ def test_spatial_groupnorm(N, C, H, W, G, dtype, rng):
 
 
 # --------------------------------------------------------------------------------------
-# dropout (no torch equivalent with a shared mask: checked against its own definition)
+# layer_utils sandwiches: the oracles chained by hand (forward in order, backward reversed)
+
+
+def oracle_affine_norm_relu(norm, x, w, b, gamma, beta, param, dout):
+    a, _ = oracles.affine(x, w, b, np.zeros_like(dout))
+    norm_fn = oracles.batchnorm if norm == "bn" else oracles.layernorm
+    an, _ = norm_fn(a, gamma, beta, param, np.zeros_like(dout))
+    out, (dan,) = oracles.relu(an, dout)
+    _, (da, dgamma, dbeta) = norm_fn(a, gamma, beta, param, dan)
+    _, (dx, dw, db) = oracles.affine(x, w, b, da)
+    return out, (dx, dw, db, dgamma, dbeta)
+
+
+def oracle_conv_relu(x, w, b, conv_param, dout):
+    c, _ = oracles.conv(x, w, b, conv_param, np.zeros_like(dout))
+    out, (dc,) = oracles.relu(c, dout)
+    return out, oracles.conv(x, w, b, conv_param, dc)[1]
+
+
+def oracle_conv_relu_pool(x, w, b, conv_param, pool_param, conv_out_shape, dout):
+    c, _ = oracles.conv(x, w, b, conv_param, np.zeros(conv_out_shape, x.dtype))
+    r, _ = oracles.relu(c, np.zeros_like(c))
+    out, (dr,) = oracles.max_pool(r, pool_param, dout)
+    _, (dc,) = oracles.relu(c, dr)
+    return out, oracles.conv(x, w, b, conv_param, dc)[1]
+
+
+def oracle_conv_bn_relu(x, w, b, gamma, beta, conv_param, bn_param, dout):
+    c, _ = oracles.conv(x, w, b, conv_param, np.zeros_like(dout))
+    cn, _ = oracles.spatial_batchnorm(c, gamma, beta, bn_param, np.zeros_like(dout))
+    out, (dcn,) = oracles.relu(cn, dout)
+    _, (dc, dgamma, dbeta) = oracles.spatial_batchnorm(c, gamma, beta, bn_param, dcn)
+    dx, dw, db = oracles.conv(x, w, b, conv_param, dc)[1]
+    return out, (dx, dw, db, dgamma, dbeta)
+
+
+def check_sandwich(dtype, args, got_out, got_grads, want_out, want_grads, names):
+    check_dtypes(dtype, got_out, *got_grads)
+    assert_close(got_out, want_out, dtype, "out")
+    assert len(got_grads) == len(want_grads) == len(names)
+    for name, got, want in zip(names, got_grads, want_grads, strict=True):
+        assert got.shape == args[name].shape, name
+        assert_close(got, want, dtype, "d" + name)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("p", [0.3, 0.75, 1.0])
-def test_dropout_is_inverted_with_keep_probability(p, dtype):
-    x = randn(np.random.default_rng(0), (40, 50), dtype, shift=3.0)
-    dout = randn(np.random.default_rng(1), (40, 50), dtype)
-    before = snapshot(x, dout)
-    out, cache = layers.dropout_forward(x, {"mode": "train", "p": p, "rng": np.random.default_rng(5)})
-    dx = layers.dropout_backward(dout, cache)
-    assert_unchanged(before, (x, dout), ("x", "dout"))
-    # The mask the contract defines: rng.random(x.shape) < p, scaled by 1/p.
-    keep = np.random.default_rng(5).random(x.shape) < p
-    check_dtypes(dtype, out, dx)
-    assert_close(out, np.where(keep, x / dtype(p), 0), dtype, "out")
-    assert_close(dx, np.where(keep, dout / dtype(p), 0), dtype, "dx")
-    if p == 1.0:
-        np.testing.assert_array_equal(out, x)
+def test_affine_relu_sandwich(dtype, rng):
+    args = {"x": randn(rng, (3, 2, 2), dtype), "w": randn(rng, (4, 5), dtype), "b": randn(rng, (5,), dtype)}
+    dout = randn(rng, (3, 5), dtype)
+    before = snapshot(*args.values(), dout)
+    out, cache = layer_utils.affine_relu_forward(**args)
+    grads = layer_utils.affine_relu_backward(dout, cache)
+    assert_unchanged(before, (*args.values(), dout))
+    a, _ = oracles.affine(args["x"], args["w"], args["b"], dout)
+    want_out, (da,) = oracles.relu(a, dout)
+    want_grads = oracles.affine(args["x"], args["w"], args["b"], da)[1]
+    check_sandwich(dtype, args, out, grads, want_out, want_grads, ("x", "w", "b"))
 
 
-def test_dropout_seed_gives_the_same_mask_every_call():
-    x = np.ones((30, 40))
-    param = {"mode": "train", "p": 0.5, "seed": 7}
-    out1, _ = layers.dropout_forward(x, param)
-    out2, _ = layers.dropout_forward(x, param)
-    np.testing.assert_array_equal(out1, out2)
-    other, _ = layers.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 8})
-    assert not np.array_equal(out1, other)
-    keep = np.random.default_rng(7).random(x.shape) < 0.5
-    np.testing.assert_array_equal(out1, np.where(keep, 2.0, 0.0))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("norm", ["bn", "ln"])
+def test_affine_norm_relu_sandwich(norm, dtype, rng):
+    args = {
+        "x": randn(rng, (6, 4), dtype),
+        "w": randn(rng, (4, 5), dtype),
+        "b": randn(rng, (5,), dtype),
+        "gamma": randn(rng, (5,), dtype),
+        "beta": randn(rng, (5,), dtype),
+    }
+    dout = randn(rng, (6, 5), dtype)
+    param = {"mode": "train"}
+    before = snapshot(*args.values(), dout)
+    out, cache = getattr(layer_utils, f"affine_{norm}_relu_forward")(**args, **{f"{norm}_param": param})
+    grads = getattr(layer_utils, f"affine_{norm}_relu_backward")(dout, cache)
+    assert_unchanged(before, (*args.values(), dout))
+    want_out, want_grads = oracle_affine_norm_relu(norm, *args.values(), {"mode": "train"}, dout)
+    check_sandwich(dtype, args, out, grads, want_out, want_grads, tuple(args))
+    if norm == "bn":
+        assert "running_mean" in param and "running_var" in param
 
 
-def test_dropout_test_mode_is_identity(rng):
-    x = randn(rng, (5, 6), np.float32)
-    dout = randn(rng, (5, 6), np.float32)
-    out, cache = layers.dropout_forward(x, {"mode": "test", "p": 0.3})
-    np.testing.assert_array_equal(out, x)
-    assert out.dtype == np.float32
-    np.testing.assert_array_equal(layers.dropout_backward(dout, cache), dout)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_relu_sandwich(dtype, rng):
+    conv_param = {"stride": 2, "pad": 1}
+    args = {"x": randn(rng, (2, 3, 5, 7), dtype), "w": randn(rng, (4, 3, 3, 1), dtype), "b": randn(rng, (4,), dtype)}
+    dout = randn(rng, (2, 4, 3, 5), dtype)
+    before = snapshot(*args.values(), dout)
+    out, cache = layer_utils.conv_relu_forward(**args, conv_param=conv_param)
+    grads = layer_utils.conv_relu_backward(dout, cache)
+    assert_unchanged(before, (*args.values(), dout))
+    want_out, want_grads = oracle_conv_relu(*args.values(), conv_param, dout)
+    check_sandwich(dtype, args, out, grads, want_out, want_grads, ("x", "w", "b"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_relu_pool_sandwich(dtype, rng):
+    conv_param = {"stride": 1, "pad": 2}
+    pool_param = {"pool_height": 3, "pool_width": 2, "stride": 2}
+    # conv: (1, 2, 5, 6) * (3, 2, 3, 3), pad 2 -> (1, 3, 7, 8); pool 3x2 stride 2 -> (1, 3, 3, 4)
+    args = {"x": randn(rng, (1, 2, 5, 6), dtype), "w": randn(rng, (3, 2, 3, 3), dtype), "b": randn(rng, (3,), dtype)}
+    dout = randn(rng, (1, 3, 3, 4), dtype)
+    before = snapshot(*args.values(), dout)
+    out, cache = layer_utils.conv_relu_pool_forward(**args, conv_param=conv_param, pool_param=pool_param)
+    grads = layer_utils.conv_relu_pool_backward(dout, cache)
+    assert_unchanged(before, (*args.values(), dout))
+    want_out, want_grads = oracle_conv_relu_pool(*args.values(), conv_param, pool_param, (1, 3, 7, 8), dout)
+    check_sandwich(dtype, args, out, grads, want_out, want_grads, ("x", "w", "b"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_bn_relu_sandwich(dtype, rng):
+    conv_param = {"stride": 1, "pad": 0}
+    args = {
+        "x": randn(rng, (2, 2, 4, 5), dtype),
+        "w": randn(rng, (3, 2, 2, 3), dtype),
+        "b": randn(rng, (3,), dtype),
+        "gamma": randn(rng, (3,), dtype),
+        "beta": randn(rng, (3,), dtype),
+    }
+    dout = randn(rng, (2, 3, 3, 3), dtype)
+    bn_param = {"mode": "train"}
+    before = snapshot(*args.values(), dout)
+    out, cache = layer_utils.conv_bn_relu_forward(**args, conv_param=conv_param, bn_param=bn_param)
+    grads = layer_utils.conv_bn_relu_backward(dout, cache)
+    assert_unchanged(before, (*args.values(), dout))
+    want_out, want_grads = oracle_conv_bn_relu(*args.values(), conv_param, {"mode": "train"}, dout)
+    check_sandwich(dtype, args, out, grads, want_out, want_grads, tuple(args))
+    assert "running_mean" in bn_param and "running_var" in bn_param
