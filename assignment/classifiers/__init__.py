@@ -1,1 +1,5 @@
 """Models: linear classifiers, fully connected nets, convolutional nets."""
+
+from assignment.classifiers.linear import LinearClassifier, LinearSVM, Softmax
+
+__all__ = ["LinearClassifier", "LinearSVM", "Softmax"]
