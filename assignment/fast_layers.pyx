@@ -1,23 +1,660 @@
-# cython: language_level=3
-"""Fast CPU twins of the naive layers (Cython). Filled in by the fast-layers work."""
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Fast CPU twins of the naive layers, and the CS231n-named dispatchers that pick a twin.
+
+Public names (the naive contract of ``assignment.layers``, same arguments, same cache-in /
+gradients-out shapes and dtypes, same ``ValueError`` on bad input):
+
+- ``conv_forward_fast(x, w, b, conv_param) -> (out, cache)``
+- ``conv_backward_fast(dout, cache) -> (dx, dw, db)``
+- ``max_pool_forward_fast(x, pool_param) -> (out, cache)``
+- ``max_pool_backward_fast(dout, cache) -> dx``
+
+Each dispatches on the array type: numpy arrays run the ``*_cpu`` twins below; a CuPy array
+runs the ``*_gpu`` twin of ``assignment.gpu_layers``, imported only then (importing this module
+never imports CuPy).
+
+How the CPU convolution works (see docs/fast_layers.md for the measurements behind it):
+
+- The images are split into one contiguous range per thread (``omp_get_max_threads()``, so
+  ``OMP_NUM_THREADS`` and threadpoolctl's limits are respected). Each thread walks its range
+  in chunks small enough that the chunk's im2col matrix stays in the core's L2 cache.
+- im2col is written straight from the unpadded input (zeros where a window hangs over the
+  border: no padded copy of x), as ``cols[i]`` of shape (C*HH*WW + 1, H'*W') for image i; the
+  last row is all ones, so the bias rides in the GEMM as a last column of the weights.
+- Forward: ``out[i] = [w | b] @ cols[i]`` lands directly in (F, H', W') order: no transpose.
+- Backward: ``[dw | db]^T += cols[i] @ dout[i]^T`` and ``dcols[i] = w^T @ dout[i]``, then a
+  col2im scatter-add into the thread's own images of dx (no two threads touch one image).
+- The GEMMs go to the BLAS numpy links, through ``np.matmul`` on views. While the threads run,
+  BLAS is held to one thread (threadpoolctl) so the two layers of threading do not fight.
+- The cache is the naive one, (x, w, b, conv_param): backward recomputes im2col (cheaper than
+  storing HH*WW copies of the input and reading them back from memory).
+"""
 
 cimport cython
+from cython.parallel cimport prange
+from libc.string cimport memcpy, memset
+cimport openmp
+
+import threading
+
 import numpy as np
+
+from assignment.checks import (
+    conv_output_shape,
+    get_param,
+    pool_output_shape,
+    require_float,
+    require_shape,
+)
 
 ctypedef fused real:
     float
     double
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def relu_forward_cpu(real[:, ::1] x):
-    """ReLU on a 2-D C-contiguous array; returns a new array of x's dtype."""
+# ----------------------------------------------------------------------------------------------
+# Argument checks: the same sequence as assignment.layers, so the messages match the naive ones
+# ----------------------------------------------------------------------------------------------
+
+
+def _require_array(name, arr):
+    if not isinstance(arr, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(arr).__name__}")
+    require_float(name, arr)
+
+
+def _conv_geometry(x, w, b, conv_param):
+    for name, arr in (("x", x), ("w", w), ("b", b)):
+        _require_array(name, arr)
+    stride = get_param(conv_param, "stride", "conv_param")
+    pad = get_param(conv_param, "pad", "conv_param")
+    return conv_output_shape(x.shape, w.shape, b.shape, stride, pad), int(stride), int(pad)
+
+
+def _pool_geometry(x, pool_param):
+    _require_array("x", x)
+    ph = get_param(pool_param, "pool_height", "pool_param")
+    pw = get_param(pool_param, "pool_width", "pool_param")
+    stride = get_param(pool_param, "stride", "pool_param")
+    return pool_output_shape(x.shape, ph, pw, stride), int(ph), int(pw), int(stride)
+
+
+def _compute_dtype(*dtypes):
+    """float32 stays float32 (float16 computes in float32); everything else computes in float64."""
+    dt = np.result_type(*dtypes)
+    if dt == np.float32 or dt == np.float16:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _as_compute(a, dtype):
+    """``a`` as a C-contiguous array of ``dtype``; the same object when it already is one."""
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _is_cupy(a):
+    return type(a).__module__.split(".")[0] == "cupy"
+
+
+# ----------------------------------------------------------------------------------------------
+# Threads
+# ----------------------------------------------------------------------------------------------
+
+_pool = None
+_pool_lock = threading.Lock()
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_limiter = None
+_blas_controller = None
+
+
+def num_threads():
+    """Threads the CPU twins use: OpenMP's max for the calling thread (OMP_NUM_THREADS, threadpoolctl)."""
+    return max(1, openmp.omp_get_max_threads())
+
+
+def _executor(n):
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n:
+            from concurrent.futures import ThreadPoolExecutor
+
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="fast_layers")
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def _blas_single_enter():
+    """Hold numpy's BLAS to one thread while our own threads call it (nested calls count)."""
+    global _blas_depth, _blas_limiter, _blas_controller
+    with _blas_lock:
+        if _blas_depth == 0:
+            if _blas_controller is None:
+                from threadpoolctl import ThreadpoolController
+
+                _blas_controller = ThreadpoolController()
+            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
+        _blas_depth += 1
+
+
+def _blas_single_exit():
+    global _blas_depth, _blas_limiter
+    with _blas_lock:
+        _blas_depth -= 1
+        if _blas_depth == 0:
+            _blas_limiter.restore_original_limits()
+            _blas_limiter = None
+
+
+def _split(n_items, n_parts):
+    """Contiguous, near-equal ranges [lo, hi) covering range(n_items)."""
+    bounds = [n_items * k // n_parts for k in range(n_parts + 1)]
+    return [(bounds[k], bounds[k + 1]) for k in range(n_parts) if bounds[k + 1] > bounds[k]]
+
+
+def _run_ranges(fn, n_items, n_threads, args):
+    """Run ``fn(lo, hi, thread_index, *args)`` over a split of range(n_items), one range per thread.
+
+    The calling thread runs the first range itself. With one thread nothing is handed off
+    and BLAS keeps whatever thread count it has.
+    """
+    ranges = _split(n_items, n_threads)
+    if len(ranges) <= 1:
+        for lo, hi in ranges:
+            fn(lo, hi, 0, *args)
+        return
+    pool = _executor(len(ranges) - 1)
+    _blas_single_enter()
+    try:
+        futures = [pool.submit(fn, lo, hi, k + 1, *args) for k, (lo, hi) in enumerate(ranges[1:])]
+        first_error = None
+        try:
+            fn(ranges[0][0], ranges[0][1], 0, *args)
+        except BaseException as exc:  # wait for the others before raising
+            first_error = exc
+        for fut in futures:
+            try:
+                fut.result()
+            except BaseException as exc:
+                if first_error is None:
+                    first_error = exc
+        if first_error is not None:
+            raise first_error
+    finally:
+        _blas_single_exit()
+
+
+# ----------------------------------------------------------------------------------------------
+# im2col / col2im kernels (one image at a time, no GIL)
+# ----------------------------------------------------------------------------------------------
+
+# Bytes of im2col matrix one chunk aims at: the chunk's cols (and, backward, dcols) stay in L2.
+_CHUNK_BYTES = 256 * 1024
+
+
+cdef inline Py_ssize_t _ow_lo(Py_ssize_t k, Py_ssize_t pad, Py_ssize_t s) noexcept nogil:
+    """First output column whose input column ow*s + k - pad is >= 0."""
+    if pad - k <= 0:
+        return 0
+    return (pad - k + s - 1) // s
+
+
+cdef inline Py_ssize_t _ow_hi(Py_ssize_t k, Py_ssize_t pad, Py_ssize_t s, Py_ssize_t W,
+                              Py_ssize_t Wo) noexcept nogil:
+    """One past the last output column whose input column ow*s + k - pad is < W."""
+    cdef Py_ssize_t t = W - 1 + pad - k
+    if t < 0:
+        return 0
+    t = t // s + 1
+    return t if t < Wo else Wo
+
+
+cdef void _im2col_img(const real* x, real* cols, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                      Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t s, Py_ssize_t pad,
+                      Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
+    """cols[(c*HH + kh)*WW + kw, oh*Wo + ow] = x[c, oh*s + kh - pad, ow*s + kw - pad] (0 outside)."""
+    cdef Py_ssize_t c, kh, kw, oh, ow, ih, lo, hi, off
+    cdef Py_ssize_t P = Ho * Wo
+    cdef real* row
+    cdef const real* src
+    for c in range(C):
+        for kh in range(HH):
+            for kw in range(WW):
+                lo = _ow_lo(kw, pad, s)
+                hi = _ow_hi(kw, pad, s, W, Wo)
+                if hi < lo:
+                    hi = lo
+                off = kw - pad
+                for oh in range(Ho):
+                    row = cols + oh * Wo
+                    ih = oh * s + kh - pad
+                    if ih < 0 or ih >= H:
+                        memset(row, 0, Wo * sizeof(real))
+                        continue
+                    src = x + (c * H + ih) * W
+                    for ow in range(lo):
+                        row[ow] = 0
+                    if s == 1:
+                        memcpy(row + lo, src + lo + off, (hi - lo) * sizeof(real))
+                    else:
+                        for ow in range(lo, hi):
+                            row[ow] = src[ow * s + off]
+                    for ow in range(hi, Wo):
+                        row[ow] = 0
+                cols += P
+
+
+cdef void _col2im_img(const real* cols, real* dx, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                      Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t s, Py_ssize_t pad,
+                      Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
+    """The adjoint of _im2col_img: dx[c, ih, iw] = sum of the cols entries that copied x[c, ih, iw]."""
+    cdef Py_ssize_t c, kh, kw, oh, ow, ih, lo, hi, off
+    cdef Py_ssize_t P = Ho * Wo
+    cdef const real* row
+    cdef real* dst
+    memset(dx, 0, C * H * W * sizeof(real))
+    for c in range(C):
+        for kh in range(HH):
+            for kw in range(WW):
+                lo = _ow_lo(kw, pad, s)
+                hi = _ow_hi(kw, pad, s, W, Wo)
+                off = kw - pad
+                for oh in range(Ho):
+                    ih = oh * s + kh - pad
+                    if ih < 0 or ih >= H:
+                        continue
+                    row = cols + oh * Wo
+                    dst = dx + (c * H + ih) * W
+                    if s == 1:
+                        dst = dst + off
+                        for ow in range(lo, hi):
+                            dst[ow] += row[ow]
+                    else:
+                        for ow in range(lo, hi):
+                            dst[ow * s + off] += row[ow]
+                cols += P
+
+
+cdef void _add_rows(real* acc, const real* part, Py_ssize_t m, Py_ssize_t size) noexcept nogil:
+    """acc[:size] += part[i, :size] for i < m."""
     cdef Py_ssize_t i, j
-    out_arr = np.empty_like(np.asarray(x))
-    cdef real[:, ::1] out = out_arr
-    with nogil:
-        for i in range(x.shape[0]):
-            for j in range(x.shape[1]):
-                out[i, j] = x[i, j] if x[i, j] > 0 else 0
-    return out_arr
+    for i in range(m):
+        for j in range(size):
+            acc[j] += part[i * size + j]
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution: per-thread workers (hold the GIL only around np.matmul)
+# ----------------------------------------------------------------------------------------------
+
+
+def _conv_fwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, ::1] x, wb, out3,
+                    list bufs, geom):
+    """out3[n0:n1] = wb @ im2col(x[n0:n1]), chunk by chunk; bufs[tid] is this thread's cols."""
+    cdef Py_ssize_t HH, WW, s, pad, Ho, Wo
+    HH, WW, s, pad, Ho, Wo = geom
+    cols_arr = bufs[tid]
+    cdef real[:, :, ::1] cols = cols_arr
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t m = cols.shape[0], i, e, j
+    i = n0
+    while i < n1:
+        e = min(i + m, n1)
+        with nogil:
+            for j in range(e - i):
+                _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, Ho, Wo)
+        np.matmul(wb, cols_arr[: e - i], out=out3[i:e])
+        i = e
+
+
+def _conv_bwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, ::1] x, dout3, w2t,
+                    real[:, :, :, ::1] dx, list bufs, geom):
+    """Accumulate this range's [dw | db]^T into bufs[tid]'s accumulator and write dx[n0:n1]."""
+    cdef Py_ssize_t HH, WW, s, pad, Ho, Wo
+    HH, WW, s, pad, Ho, Wo = geom
+    cols_arr, dcols_arr, part_arr, acc_arr = bufs[tid]
+    cdef real[:, :, ::1] cols = cols_arr
+    cdef real[:, :, ::1] dcols = dcols_arr
+    cdef real[:, :, ::1] part = part_arr
+    cdef real[:, ::1] acc = acc_arr
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t m = cols.shape[0], i, e, j
+    cdef Py_ssize_t part_size = part.shape[1] * part.shape[2]
+    i = n0
+    while i < n1:
+        e = min(i + m, n1)
+        with nogil:
+            for j in range(e - i):
+                _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, Ho, Wo)
+        d = dout3[i:e]
+        np.matmul(cols_arr[: e - i], d.transpose(0, 2, 1), out=part_arr[: e - i])
+        np.matmul(w2t, d, out=dcols_arr[: e - i])
+        with nogil:
+            _add_rows(&acc[0, 0], &part[0, 0, 0], e - i, part_size)
+            for j in range(e - i):
+                _col2im_img(&dcols[j, 0, 0], &dx[i + j, 0, 0, 0], C, H, W, HH, WW, s, pad, Ho, Wo)
+        i = e
+
+
+def _chunk_images(N, n_threads, bytes_per_image):
+    """Images per chunk: as many as fit _CHUNK_BYTES, at least one, at most one thread's share."""
+    share = max(1, -(-N // max(1, n_threads)))
+    return int(max(1, min(share, _CHUNK_BYTES // max(1, bytes_per_image))))
+
+
+def conv_forward_cpu(x, w, b, conv_param):
+    """Convolution forward on the CPU (im2col + BLAS); the contract of layers.conv_forward_naive.
+
+    Inputs:
+    - x: input, of shape (N, C, H, W)
+    - w: filter weights, of shape (F, C, HH, WW)
+    - b: biases, of shape (F,)
+    - conv_param: {"stride": S, "pad": P}; H' = 1 + (H + 2P - HH) / S and likewise W' must be
+      whole numbers
+
+    Returns a tuple of:
+    - out: of shape (N, F, H', W') and dtype np.result_type(x, w, b)
+    - cache: (x, w, b, conv_param), exactly the naive cache (the two backwards take either)
+    """
+    (N, F, Ho, Wo), s, pad = _conv_geometry(x, w, b, conv_param)
+    out_dtype = np.result_type(x, w, b)
+    dt = _compute_dtype(out_dtype)
+    xc = _as_compute(x, dt)
+    _, C, HH, WW = w.shape
+    K = C * HH * WW
+    P = Ho * Wo
+    wb = np.empty((F, K + 1), dtype=dt)
+    wb[:, :K] = w.reshape(F, K)
+    wb[:, K] = b
+    out = np.empty((N, F, Ho, Wo), dtype=dt)
+    if N:
+        nt = num_threads()
+        m = _chunk_images(N, nt, (K + 1) * P * dt.itemsize)
+        nt = min(nt, N)
+        bufs = []
+        for _ in range(nt):
+            cols = np.empty((m, K + 1, P), dtype=dt)
+            cols[:, K, :] = 1
+            bufs.append(cols)
+        geom = (HH, WW, s, pad, Ho, Wo)
+        _run_ranges(_conv_fwd_range, N, nt, (xc, wb, out.reshape(N, F, P), bufs, geom))
+    if out.dtype != out_dtype:
+        out = out.astype(out_dtype)
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_cpu(dout, cache):
+    """Convolution backward on the CPU; the contract of layers.conv_backward_naive.
+
+    Inputs:
+    - dout: upstream derivative, of shape (N, F, H', W')
+    - cache: (x, w, b, conv_param) from conv_forward_cpu (or conv_forward_naive)
+
+    Returns a tuple of:
+    - dx: of x's shape and dtype
+    - dw: of w's shape and dtype
+    - db: of b's shape and dtype
+    """
+    x, w, b, conv_param = cache
+    (N, F, Ho, Wo), s, pad = _conv_geometry(x, w, b, conv_param)
+    _require_array("dout", dout)
+    require_shape("dout", dout, (N, F, Ho, Wo), "the shape of conv_forward_fast's output")
+    dt = _compute_dtype(x.dtype, w.dtype, b.dtype)
+    xc = _as_compute(x, dt)
+    _, C, H, W = x.shape
+    _, _, HH, WW = w.shape
+    K = C * HH * WW
+    P = Ho * Wo
+    d3 = _as_compute(dout, dt).reshape(N, F, P)
+    w2t = _as_compute(w, dt).reshape(F, K).T
+    dx = np.empty((N, C, H, W), dtype=dt)
+    acc_total = np.zeros((K + 1, F), dtype=dt)
+    if N:
+        nt = num_threads()
+        m = _chunk_images(N, nt, (2 * K + 1) * P * dt.itemsize)
+        nt = min(nt, N)
+        bufs = []
+        for _ in range(nt):
+            cols = np.empty((m, K + 1, P), dtype=dt)
+            cols[:, K, :] = 1
+            bufs.append((cols, np.empty((m, K, P), dtype=dt), np.empty((m, K + 1, F), dtype=dt),
+                         np.zeros((K + 1, F), dtype=dt)))
+        geom = (HH, WW, s, pad, Ho, Wo)
+        _run_ranges(_conv_bwd_range, N, nt, (xc, d3, w2t, dx, bufs, geom))
+        for buf in bufs:
+            acc_total += buf[3]
+    dw = acc_total[:K].T.reshape(w.shape).astype(w.dtype)
+    db = acc_total[K].astype(b.dtype)
+    return dx.astype(x.dtype, copy=False), dw, db
+
+
+# ----------------------------------------------------------------------------------------------
+# Max pooling
+# ----------------------------------------------------------------------------------------------
+
+
+cdef inline bint _beats(real v, real m) noexcept nogil:
+    """v replaces the running max m: strictly larger, or the first NaN (np.argmax's rule)."""
+    return v > m or (v != v and m == m)
+
+
+cdef void _pool_fwd_2x2(const real* x, real* out, unsigned char* arg, Py_ssize_t planes,
+                        Py_ssize_t H, Py_ssize_t W) noexcept nogil:
+    """2x2 windows, stride 2: arg holds 0..3, the row-major position of the first max."""
+    cdef Py_ssize_t p, i, j
+    cdef Py_ssize_t Ho = H // 2, Wo = W // 2
+    cdef const real* r0
+    cdef const real* r1
+    cdef real* o
+    cdef unsigned char* a
+    cdef real m, v
+    cdef unsigned char k
+    for p in prange(planes, schedule="static"):
+        for i in range(Ho):
+            r0 = x + (p * H + 2 * i) * W
+            r1 = r0 + W
+            o = out + (p * Ho + i) * Wo
+            a = arg + (p * Ho + i) * Wo
+            for j in range(Wo):
+                m = r0[2 * j]
+                k = 0
+                v = r0[2 * j + 1]
+                if _beats(v, m):
+                    m = v
+                    k = 1
+                v = r1[2 * j]
+                if _beats(v, m):
+                    m = v
+                    k = 2
+                v = r1[2 * j + 1]
+                if _beats(v, m):
+                    m = v
+                    k = 3
+                o[j] = m
+                a[j] = k
+
+
+cdef void _pool_bwd_2x2(const real* dout, const unsigned char* arg, real* dx, Py_ssize_t planes,
+                        Py_ssize_t H, Py_ssize_t W) noexcept nogil:
+    """Writes every entry of dx (the windows tile the input), so dx need not be zeroed."""
+    cdef Py_ssize_t p, i, j
+    cdef Py_ssize_t Ho = H // 2, Wo = W // 2
+    cdef real* r0
+    cdef real* r1
+    cdef const real* d
+    cdef const unsigned char* a
+    cdef real g
+    cdef unsigned char k
+    for p in prange(planes, schedule="static"):
+        for i in range(Ho):
+            r0 = dx + (p * H + 2 * i) * W
+            r1 = r0 + W
+            d = dout + (p * Ho + i) * Wo
+            a = arg + (p * Ho + i) * Wo
+            for j in range(Wo):
+                g = d[j]
+                k = a[j]
+                r0[2 * j] = g if k == 0 else 0
+                r0[2 * j + 1] = g if k == 1 else 0
+                r1[2 * j] = g if k == 2 else 0
+                r1[2 * j + 1] = g if k == 3 else 0
+
+
+cdef void _pool_fwd_any(const real* x, real* out, int* arg, Py_ssize_t planes, Py_ssize_t H,
+                        Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t s) noexcept nogil:
+    """Any window and stride: arg holds the flat index ih*W + iw, within its plane, of the first max."""
+    cdef Py_ssize_t p, i, j, di, dj, best
+    cdef Py_ssize_t Ho = (H - ph) // s + 1, Wo = (W - pw) // s + 1
+    cdef const real* plane
+    cdef real m, v
+    for p in prange(planes, schedule="static"):
+        plane = x + p * H * W
+        for i in range(Ho):
+            for j in range(Wo):
+                best = (i * s) * W + j * s
+                m = plane[best]
+                for di in range(ph):
+                    for dj in range(pw):
+                        v = plane[(i * s + di) * W + j * s + dj]
+                        if _beats(v, m):
+                            m = v
+                            best = (i * s + di) * W + j * s + dj
+                out[(p * Ho + i) * Wo + j] = m
+                arg[(p * Ho + i) * Wo + j] = <int>best
+
+
+cdef void _pool_bwd_any(const real* dout, const int* arg, real* dx, Py_ssize_t planes,
+                        Py_ssize_t HW, Py_ssize_t HoWo) noexcept nogil:
+    """dx zeroed per plane, then each window adds its derivative at its argmax (overlaps add up)."""
+    cdef Py_ssize_t p, q
+    cdef real* plane
+    for p in prange(planes, schedule="static"):
+        plane = dx + p * HW
+        memset(plane, 0, HW * sizeof(real))
+        for q in range(HoWo):
+            plane[arg[p * HoWo + q]] += dout[p * HoWo + q]
+
+
+def _pool_fwd_kernel(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, arg, Py_ssize_t ph,
+                     Py_ssize_t pw, Py_ssize_t s):
+    cdef Py_ssize_t planes = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef unsigned char[:, :, :, ::1] a8
+    cdef int[:, :, :, ::1] a32
+    if planes == 0:
+        return
+    if ph == 2 and pw == 2 and s == 2:
+        a8 = arg
+        with nogil:
+            _pool_fwd_2x2(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &a8[0, 0, 0, 0], planes, H, W)
+    else:
+        a32 = arg
+        with nogil:
+            _pool_fwd_any(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &a32[0, 0, 0, 0], planes, H, W, ph, pw, s)
+
+
+def _pool_bwd_kernel(const real[:, :, :, ::1] dout, arg, real[:, :, :, ::1] dx, bint two_by_two):
+    cdef Py_ssize_t planes = dx.shape[0] * dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef unsigned char[:, :, :, ::1] a8
+    cdef int[:, :, :, ::1] a32
+    if planes == 0:
+        return
+    if two_by_two:
+        a8 = arg
+        with nogil:
+            _pool_bwd_2x2(&dout[0, 0, 0, 0], &a8[0, 0, 0, 0], &dx[0, 0, 0, 0], planes, H, W)
+    else:
+        a32 = arg
+        with nogil:
+            _pool_bwd_any(&dout[0, 0, 0, 0], &a32[0, 0, 0, 0], &dx[0, 0, 0, 0], planes, H * W,
+                          dout.shape[2] * dout.shape[3])
+
+
+def max_pool_forward_cpu(x, pool_param):
+    """Max pooling forward on the CPU; the contract of layers.max_pool_forward_naive.
+
+    Inputs:
+    - x: input, of shape (N, C, H, W)
+    - pool_param: {"pool_height": PH, "pool_width": PW, "stride": S}; (H - PH) and (W - PW)
+      must be divisible by S. Windows may overlap.
+
+    Returns a tuple of:
+    - out: of shape (N, C, 1 + (H - PH) // S, 1 + (W - PW) // S) and x's dtype
+    - cache: (x, pool_param, argmax), read by max_pool_backward_cpu. argmax has out's shape:
+      uint8 codes 0..3 (row-major position in the window) for 2x2 windows of stride 2, else
+      int32 flat indices ih * W + iw within each (H, W) plane.
+    """
+    (N, C, Ho, Wo), ph, pw, s = _pool_geometry(x, pool_param)
+    dt = _compute_dtype(x.dtype)
+    xc = _as_compute(x, dt)
+    out = np.empty((N, C, Ho, Wo), dtype=dt)
+    fast = ph == 2 and pw == 2 and s == 2
+    arg = np.empty((N, C, Ho, Wo), dtype=np.uint8 if fast else np.int32)
+    _pool_fwd_kernel(xc, out, arg, ph, pw, s)
+    return out.astype(x.dtype, copy=False), (x, pool_param, arg)
+
+
+def max_pool_backward_cpu(dout, cache):
+    """Max pooling backward on the CPU; the contract of layers.max_pool_backward_naive.
+
+    Inputs:
+    - dout: upstream derivative, of shape (N, C, H', W')
+    - cache: (x, pool_param, argmax) from max_pool_forward_cpu
+
+    Returns:
+    - dx: of x's shape and dtype; each window's derivative goes to its first max (row-major),
+      and overlapping windows add up.
+    """
+    if not isinstance(cache, tuple) or len(cache) != 3:
+        raise ValueError("cache must be the (x, pool_param, argmax) returned by max_pool_forward_fast")
+    x, pool_param, arg = cache
+    out_shape, ph, pw, s = _pool_geometry(x, pool_param)
+    _require_array("dout", dout)
+    require_shape("dout", dout, out_shape, "the shape of max_pool_forward_fast's output")
+    dt = _compute_dtype(x.dtype)
+    dc = _as_compute(dout, dt)
+    dx = np.empty(x.shape, dtype=dt)
+    _pool_bwd_kernel(dc, arg, dx, ph == 2 and pw == 2 and s == 2)
+    return dx.astype(x.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# CS231n names: dispatch on the array type
+# ----------------------------------------------------------------------------------------------
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """Same contract as layers.conv_forward_naive; runs where x lives (numpy: CPU, CuPy: GPU)."""
+    if _is_cupy(x):
+        from assignment import gpu_layers
+
+        return gpu_layers.conv_forward_gpu(x, w, b, conv_param)
+    return conv_forward_cpu(x, w, b, conv_param)
+
+
+def conv_backward_fast(dout, cache):
+    """Same contract as layers.conv_backward_naive; runs where dout lives."""
+    if _is_cupy(dout):
+        from assignment import gpu_layers
+
+        return gpu_layers.conv_backward_gpu(dout, cache)
+    return conv_backward_cpu(dout, cache)
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Same contract as layers.max_pool_forward_naive; runs where x lives."""
+    if _is_cupy(x):
+        from assignment import gpu_layers
+
+        return gpu_layers.max_pool_forward_gpu(x, pool_param)
+    return max_pool_forward_cpu(x, pool_param)
+
+
+def max_pool_backward_fast(dout, cache):
+    """Same contract as layers.max_pool_backward_naive; runs where dout lives."""
+    if _is_cupy(dout):
+        from assignment import gpu_layers
+
+        return gpu_layers.max_pool_backward_gpu(dout, cache)
+    return max_pool_backward_cpu(dout, cache)

@@ -1,0 +1,303 @@
+"""Every registered twin (naive, Cython, CuPy) against the torch oracle and the naive version.
+
+One parametrized test runs each row of ``assignment.registry.TWINS`` on its seeded grid
+(non-square kernels, stride 2 and 3, pad 0 and 2, N=1, overlapping and tied pooling windows),
+forward and backward, in float32 and float64, and checks that inputs are not mutated and that
+outputs and gradients keep the inputs' dtypes. The ``gpu`` implementation is skipped cleanly
+where CuPy or a CUDA device is missing. The CS231n notebook's fast-vs-naive cells close the file.
+"""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from assignment import fast_layers, layers
+from assignment.gradient_check import rel_error
+from assignment.registry import IMPLS, TWINS
+
+DTYPES = (np.float32, np.float64)
+GRID = [(twin, case) for twin in TWINS for case in twin.cases]
+GRID_IDS = [f"{twin.name}-{case.label}" for twin, case in GRID]
+
+
+def _impl_param(impl):
+    return pytest.param(impl, marks=pytest.mark.gpu) if impl == "gpu" else impl
+
+
+def _require_gpu():
+    """Skip unless CuPy, a CUDA device and assignment.gpu_layers are all there."""
+    cupy = pytest.importorskip("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("no CUDA device")
+    except Exception as exc:  # noqa: BLE001 - any CUDA runtime failure means: no usable GPU
+        pytest.skip(f"no usable CUDA device ({type(exc).__name__}: {exc})")
+    try:
+        import assignment.gpu_layers  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "assignment.gpu_layers":
+            raise
+        pytest.skip("assignment.gpu_layers is not written yet")
+    return cupy
+
+
+def _run(twin, impl, arrays, param, dout):
+    """Forward then backward with one implementation; numpy in, numpy out."""
+    if impl == "gpu":
+        cupy = _require_gpu()
+        out, cache = twin.forward("gpu")(*[cupy.asarray(a) for a in arrays], param)
+        grads = twin.grads(twin.backward("gpu")(cupy.asarray(dout), cache))
+        return cupy.asnumpy(out), tuple(cupy.asnumpy(g) for g in grads)
+    out, cache = twin.forward(impl)(*arrays, param)
+    return out, twin.grads(twin.backward(impl)(dout, cache))
+
+
+def _assert_close(got, want, tol, what):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("impl", [_impl_param(i) for i in IMPLS])
+@pytest.mark.parametrize(("twin", "case"), GRID, ids=GRID_IDS)
+def test_twin_agrees_with_torch_and_naive(twin, case, impl, dtype, oracles):
+    arrays, dout = case.draw(dtype)
+    before = [a.copy() for a in (*arrays, dout)]
+    param = case.param
+    want_out, want_grads = getattr(oracles, twin.oracle)(*arrays, case.param, dout)
+
+    out, grads = _run(twin, impl, arrays, param, dout)
+
+    tol = twin.tol(dtype)
+    _assert_close(out, want_out, tol, f"{impl} {twin.name} out vs torch")
+    for k, (got, want) in enumerate(zip(grads, want_grads, strict=True)):
+        _assert_close(got, want, tol, f"{impl} {twin.name} grad {k} vs torch")
+    assert out.dtype == np.dtype(dtype)
+    for got, a in zip(grads, arrays, strict=True):
+        assert got.dtype == a.dtype and got.shape == a.shape
+    for old, new in zip(before, (*arrays, dout), strict=True):
+        np.testing.assert_array_equal(new, old, err_msg="an input was modified")
+    assert param == case.param, "the parameter dict was modified"
+
+    if impl != "naive":
+        naive_out, naive_grads = _run(twin, "naive", arrays, case.param, dout)
+        _assert_close(out, naive_out, tol, f"{impl} {twin.name} out vs naive")
+        for k, (got, want) in enumerate(zip(grads, naive_grads, strict=True)):
+            _assert_close(got, want, tol, f"{impl} {twin.name} grad {k} vs naive")
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda t: t.name)
+def test_cpu_twin_takes_noncontiguous_and_readonly_inputs(twin):
+    case = twin.cases[0]
+    arrays, dout = case.draw(np.float64)
+    # Fortran-ordered, read-only copies: same values, other memory layouts.
+    odd = []
+    for a in arrays:
+        f = np.asfortranarray(a)
+        f.flags.writeable = False
+        odd.append(f)
+    dout_ro = dout.copy()
+    dout_ro.flags.writeable = False
+    out, grads = _run(twin, "cpu", odd, case.param, dout_ro)
+    want_out, want_grads = _run(twin, "naive", arrays, case.param, dout)
+    _assert_close(out, want_out, 1e-12, "out")
+    for got, want in zip(grads, want_grads, strict=True):
+        _assert_close(got, want, 1e-12, "grad")
+
+
+def test_conv_mixed_dtypes_follow_numpy_promotion():
+    case = TWINS[0].cases[2]
+    (x, w, b), dout = case.draw(np.float64)
+    x32 = x.astype(np.float32)
+    out, cache = fast_layers.conv_forward_fast(x32, w, b, case.param)
+    naive_out, naive_cache = layers.conv_forward_naive(x32, w, b, case.param)
+    assert out.dtype == naive_out.dtype == np.float64
+    dx, dw, db = fast_layers.conv_backward_fast(dout, cache)
+    ndx, ndw, ndb = layers.conv_backward_naive(dout, naive_cache)
+    assert (dx.dtype, dw.dtype, db.dtype) == (ndx.dtype, ndw.dtype, ndb.dtype)
+    _assert_close(dw, ndw, 1e-10, "dw")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
+def test_conv_same_result_for_any_thread_count_and_chunking(threads, chunk_bytes, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    case = TWINS[0].cases[-1]  # N=7: uneven split over threads, several chunks per thread
+    arrays, dout = case.draw(np.float64)
+    want_out, want_grads = _run(TWINS[0], "naive", arrays, case.param, dout)
+    monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", chunk_bytes)
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        assert fast_layers.num_threads() == threads
+        out, grads = _run(TWINS[0], "cpu", arrays, case.param, dout)
+    _assert_close(out, want_out, 1e-12, "out")
+    for got, want in zip(grads, want_grads, strict=True):
+        _assert_close(got, want, 1e-12, "grad")
+
+
+def test_blas_thread_limit_is_restored():
+    from threadpoolctl import threadpool_info
+
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    case = TWINS[0].bench_cases[2]
+    arrays, dout = case.draw(np.float32)
+    out, cache = fast_layers.conv_forward_fast(*arrays, case.param)
+    fast_layers.conv_backward_fast(dout, cache)
+    after = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    assert after == before
+
+
+BAD_CONV = [
+    ("stride-does-not-tile", (2, 3, 7, 7), (4, 3, 3, 2), (4,), {"stride": 2, "pad": 0}),
+    ("channels-mismatch", (2, 3, 7, 7), (4, 2, 3, 3), (4,), {"stride": 1, "pad": 1}),
+    ("bias-shape", (2, 3, 7, 7), (4, 3, 3, 3), (3,), {"stride": 1, "pad": 1}),
+    ("filter-too-large", (2, 3, 3, 3), (4, 3, 5, 5), (4,), {"stride": 1, "pad": 0}),
+    ("x-not-4d", (3, 7, 7), (4, 3, 3, 3), (4,), {"stride": 1, "pad": 1}),
+    ("missing-pad", (2, 3, 7, 7), (4, 3, 3, 3), (4,), {"stride": 1}),
+    ("stride-zero", (2, 3, 7, 7), (4, 3, 3, 3), (4,), {"stride": 0, "pad": 1}),
+    ("negative-pad", (2, 3, 7, 7), (4, 3, 3, 3), (4,), {"stride": 1, "pad": -1}),
+]
+
+
+def _message(fn, *args):
+    with pytest.raises(ValueError) as info:
+        fn(*args)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(("label", "xs", "ws", "bs", "param"), BAD_CONV, ids=[c[0] for c in BAD_CONV])
+def test_conv_bad_input_raises_the_naive_error(label, xs, ws, bs, param):
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s) for s in (xs, ws, bs))
+    want = _message(layers.conv_forward_naive, x, w, b, param)
+    assert _message(fast_layers.conv_forward_fast, x, w, b, param) == want
+
+
+def test_conv_rejects_integer_and_non_arrays_like_naive():
+    x = np.ones((2, 3, 5, 5), dtype=np.int64)
+    w, b = np.ones((2, 3, 3, 3)), np.ones(2)
+    param = {"stride": 1, "pad": 1}
+    for args in ((x, w, b, param), (x.tolist(), w, b, param), (x.astype(float), w, b, "stride=1")):
+        assert _message(fast_layers.conv_forward_fast, *args) == _message(layers.conv_forward_naive, *args)
+
+
+def test_conv_backward_rejects_wrong_dout_shape():
+    case = TWINS[0].cases[0]
+    arrays, dout = case.draw(np.float64)
+    _, cache = fast_layers.conv_forward_fast(*arrays, case.param)
+    with pytest.raises(ValueError, match="dout"):
+        fast_layers.conv_backward_fast(dout[:, :-1], cache)
+
+
+BAD_POOL = [
+    ("stride-does-not-tile", (2, 3, 7, 7), {"pool_height": 2, "pool_width": 2, "stride": 2}),
+    ("window-too-large", (2, 3, 3, 3), {"pool_height": 4, "pool_width": 2, "stride": 1}),
+    ("x-not-4d", (3, 8, 8), {"pool_height": 2, "pool_width": 2, "stride": 2}),
+    ("missing-stride", (2, 3, 8, 8), {"pool_height": 2, "pool_width": 2}),
+    ("zero-height", (2, 3, 8, 8), {"pool_height": 0, "pool_width": 2, "stride": 2}),
+]
+
+
+@pytest.mark.parametrize(("label", "xs", "param"), BAD_POOL, ids=[c[0] for c in BAD_POOL])
+def test_pool_bad_input_raises_the_naive_error(label, xs, param):
+    x = np.random.default_rng(0).standard_normal(xs)
+    want = _message(layers.max_pool_forward_naive, x, param)
+    assert _message(fast_layers.max_pool_forward_fast, x, param) == want
+
+
+def test_pool_backward_rejects_wrong_dout_shape():
+    case = TWINS[1].cases[0]
+    arrays, dout = case.draw(np.float64)
+    _, cache = fast_layers.max_pool_forward_fast(*arrays, case.param)
+    with pytest.raises(ValueError, match="dout"):
+        fast_layers.max_pool_backward_fast(dout[..., :-1], cache)
+
+
+def test_pool_nan_routes_like_argmax():
+    x = np.array([[[[1.0, np.nan, 3.0, 0.0], [2.0, 5.0, np.nan, np.nan]]]])
+    param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    dout = np.array([[[[10.0, 20.0]]]])
+    out, cache = fast_layers.max_pool_forward_fast(x, param)
+    assert np.isnan(out).all()
+    dx = fast_layers.max_pool_backward_fast(dout, cache)
+    want = np.zeros_like(x)
+    want[0, 0, 0, 1] = 10.0
+    want[0, 0, 1, 2] = 20.0
+    np.testing.assert_array_equal(dx, want)
+
+
+class _FakeCupyArray:
+    """Stands in for a CuPy array: only its module name matters to the dispatchers."""
+
+    __module__ = "cupy._core.core"
+
+
+@pytest.mark.parametrize(
+    ("fast_name", "gpu_name", "nargs"),
+    [
+        ("conv_forward_fast", "conv_forward_gpu", 4),
+        ("conv_backward_fast", "conv_backward_gpu", 2),
+        ("max_pool_forward_fast", "max_pool_forward_gpu", 2),
+        ("max_pool_backward_fast", "max_pool_backward_gpu", 2),
+    ],
+)
+def test_cupy_arrays_dispatch_to_gpu_layers(fast_name, gpu_name, nargs, monkeypatch):
+    calls = []
+    stub = types.ModuleType("assignment.gpu_layers")
+    setattr(stub, gpu_name, lambda *args: calls.append(args) or "gpu result")
+    monkeypatch.setitem(sys.modules, "assignment.gpu_layers", stub)
+    import assignment
+
+    monkeypatch.setattr(assignment, "gpu_layers", stub, raising=False)
+    args = (_FakeCupyArray(),) + (None,) * (nargs - 1)
+    assert getattr(fast_layers, fast_name)(*args) == "gpu result"
+    assert calls == [args]
+
+
+def test_importing_fast_layers_does_not_import_cupy():
+    import subprocess
+
+    code = "import sys, assignment.fast_layers, assignment.registry; print('cupy' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------
+# The CS231n notebook's fast-vs-naive cells (np.random.seed(231) stream, reproduced locally)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cs231n_cell17_conv_fast_matches_naive():
+    rs = np.random.RandomState(231)
+    x = rs.randn(100, 3, 31, 31)
+    w = rs.randn(25, 3, 3, 3)
+    b = rs.randn(25)
+    dout = rs.randn(100, 25, 16, 16)
+    conv_param = {"stride": 2, "pad": 1}
+    out_naive, cache_naive = layers.conv_forward_naive(x, w, b, conv_param)
+    out_fast, cache_fast = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    dx_naive, dw_naive, db_naive = layers.conv_backward_naive(dout, cache_naive)
+    dx_fast, dw_fast, db_fast = fast_layers.conv_backward_fast(dout, cache_fast)
+    # The notebook: "the relative errors should be around e-9 or less".
+    assert rel_error(out_naive, out_fast) < 1e-9
+    assert rel_error(dx_naive, dx_fast) < 1e-9
+    assert rel_error(dw_naive, dw_fast) < 1e-9
+    assert rel_error(db_naive, db_fast) < 1e-9
+
+
+def test_cs231n_cell18_pool_fast_matches_naive():
+    rs = np.random.RandomState(231)
+    x = rs.randn(100, 3, 32, 32)
+    dout = rs.randn(100, 3, 16, 16)
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out_naive, cache_naive = layers.max_pool_forward_naive(x, pool_param)
+    out_fast, cache_fast = fast_layers.max_pool_forward_fast(x, pool_param)
+    dx_naive = layers.max_pool_backward_naive(dout, cache_naive)
+    dx_fast = fast_layers.max_pool_backward_fast(dout, cache_fast)
+    # The notebook: "the relative errors should be close to 0.0".
+    assert rel_error(out_naive, out_fast) == 0.0
+    assert rel_error(dx_naive, dx_fast) == 0.0
