@@ -192,6 +192,8 @@ def _run_ranges(fn, n_items, n_threads, args):
 
 # Bytes of im2col matrix one chunk aims at: the chunk's cols (and, backward, dcols) stay in L2.
 _CHUNK_BYTES = 256 * 1024
+# Backward computes dx as a gather when F <= _GATHER_MAX_RATIO * C (and stride 1).
+_GATHER_MAX_RATIO = 1
 
 
 cdef inline Py_ssize_t _ow_lo(Py_ssize_t k, Py_ssize_t pad, Py_ssize_t s) noexcept nogil:
@@ -212,37 +214,77 @@ cdef inline Py_ssize_t _ow_hi(Py_ssize_t k, Py_ssize_t pad, Py_ssize_t s, Py_ssi
 
 
 cdef void _im2col_img(const real* x, real* cols, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                      Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t s, Py_ssize_t pad,
+                      Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t s, Py_ssize_t pad_h, Py_ssize_t pad_w,
                       Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
-    """cols[(c*HH + kh)*WW + kw, oh*Wo + ow] = x[c, oh*s + kh - pad, ow*s + kw - pad] (0 outside)."""
-    cdef Py_ssize_t c, kh, kw, oh, ow, ih, lo, hi, off
+    """cols[(c*HH + kh)*WW + kw, oh*Wo + ow] = x[c, oh*s + kh - pad_h, ow*s + kw - pad_w] (0 outside).
+
+    Pads may be negative (a crop). With stride 1 and Wo == W ("same" width) a row of cols is
+    the image plane shifted by a constant: one block copy, then the wrapped-around border
+    columns are zeroed.
+    """
+    cdef Py_ssize_t c, kh, kw, oh, ow, ih, lo, hi, off, dy, oh_lo, oh_hi, a, b
     cdef Py_ssize_t P = Ho * Wo
     cdef real* row
     cdef const real* src
+    cdef const real* plane
+    cdef bint flat = s == 1 and Wo == W
     for c in range(C):
+        plane = x + c * H * W
         for kh in range(HH):
+            dy = kh - pad_h
+            # rows oh whose input row oh*s + dy lies in [0, H)
+            oh_lo = 0 if dy >= 0 else (-dy + s - 1) // s
+            oh_hi = 0 if H - 1 - dy < 0 else (H - 1 - dy) // s + 1
+            if oh_hi > Ho:
+                oh_hi = Ho
+            if oh_hi < oh_lo:
+                oh_hi = oh_lo
             for kw in range(WW):
-                lo = _ow_lo(kw, pad, s)
-                hi = _ow_hi(kw, pad, s, W, Wo)
-                if hi < lo:
-                    hi = lo
-                off = kw - pad
-                for oh in range(Ho):
-                    row = cols + oh * Wo
-                    ih = oh * s + kh - pad
-                    if ih < 0 or ih >= H:
-                        memset(row, 0, Wo * sizeof(real))
-                        continue
-                    src = x + (c * H + ih) * W
-                    for ow in range(lo):
-                        row[ow] = 0
-                    if s == 1:
-                        memcpy(row + lo, src + lo + off, (hi - lo) * sizeof(real))
-                    else:
-                        for ow in range(lo, hi):
-                            row[ow] = src[ow * s + off]
-                    for ow in range(hi, Wo):
-                        row[ow] = 0
+                off = kw - pad_w
+                memset(cols, 0, oh_lo * Wo * sizeof(real))
+                memset(cols + oh_hi * Wo, 0, (Ho - oh_hi) * Wo * sizeof(real))
+                if flat:
+                    # dst[q] = plane[q + dy*W + off] for q in [oh_lo*W, oh_hi*W), clipped to the plane
+                    a = oh_lo * W
+                    b = oh_hi * W
+                    lo = a
+                    hi = b
+                    if lo + dy * W + off < 0:
+                        lo = -(dy * W + off)
+                    if hi + dy * W + off > H * W:
+                        hi = H * W - dy * W - off
+                    if hi > lo:
+                        memcpy(cols + lo, plane + lo + dy * W + off, (hi - lo) * sizeof(real))
+                    for ow in range(a, lo):
+                        cols[ow] = 0
+                    for ow in range(hi if hi > a else a, b):
+                        cols[ow] = 0
+                    if off < 0:
+                        for oh in range(oh_lo, oh_hi):
+                            for ow in range(-off):
+                                cols[oh * W + ow] = 0
+                    elif off > 0:
+                        for oh in range(oh_lo, oh_hi):
+                            for ow in range(W - off, W):
+                                cols[oh * W + ow] = 0
+                else:
+                    lo = _ow_lo(kw, pad_w, s)
+                    hi = _ow_hi(kw, pad_w, s, W, Wo)
+                    if hi < lo:
+                        hi = lo
+                    for oh in range(oh_lo, oh_hi):
+                        row = cols + oh * Wo
+                        src = plane + (oh * s + dy) * W
+                        for ow in range(lo):
+                            row[ow] = 0
+                        if s == 1:
+                            for ow in range(lo, hi):
+                                row[ow] = src[ow + off]
+                        else:
+                            for ow in range(lo, hi):
+                                row[ow] = src[ow * s + off]
+                        for ow in range(hi, Wo):
+                            row[ow] = 0
                 cols += P
 
 
@@ -285,6 +327,60 @@ cdef void _add_rows(real* acc, const real* part, Py_ssize_t m, Py_ssize_t size) 
             acc[j] += part[i * size + j]
 
 
+def im2col_cpu(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride, Py_ssize_t pad):
+    """The im2col matrices the convolution multiplies, for inspection and benchmarks.
+
+    Inputs:
+    - x: float32 or float64 input, of shape (N, C, H, W)
+    - HH, WW, stride, pad: the filter size and the convolution's stride and zero padding
+
+    Returns:
+    - cols: of shape (N, C*HH*WW + 1, H'*W'); cols[n, (c*HH + kh)*WW + kw, i*W' + j] is
+      x[n, c, i*stride + kh - pad, j*stride + kw - pad] (0 outside x), the last row is ones
+    """
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    _, _, Ho, Wo = conv_output_shape(x.shape, (1, C, HH, WW), (1,), stride, pad)
+    cols = np.empty((N, C * HH * WW + 1, Ho * Wo), dtype=x.dtype)
+    cols[:, -1, :] = 1
+    _im2col_batch(x, cols, HH, WW, stride, pad, Ho, Wo)
+    return cols
+
+
+def col2im_cpu(cols, x_shape, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride, Py_ssize_t pad):
+    """The adjoint of im2col_cpu (without its ones row): sums each column entry into dx.
+
+    Inputs:
+    - cols: of shape (N, C*HH*WW, H'*W') (a last row of ones may be present: it is ignored)
+    - x_shape: (N, C, H, W)
+
+    Returns:
+    - dx: of shape x_shape and cols' dtype
+    """
+    cols = np.ascontiguousarray(cols)
+    N, C, H, W = x_shape
+    _, _, Ho, Wo = conv_output_shape(x_shape, (1, C, HH, WW), (1,), stride, pad)
+    dx = np.empty(x_shape, dtype=cols.dtype)
+    _col2im_batch(cols, dx, HH, WW, stride, pad, Ho, Wo)
+    return dx
+
+
+def _im2col_batch(const real[:, :, :, ::1] x, real[:, :, ::1] cols, Py_ssize_t HH, Py_ssize_t WW,
+                  Py_ssize_t s, Py_ssize_t pad, Py_ssize_t Ho, Py_ssize_t Wo):
+    cdef Py_ssize_t n
+    for n in prange(x.shape[0], nogil=True, schedule="static"):
+        _im2col_img(&x[n, 0, 0, 0], &cols[n, 0, 0], x.shape[1], x.shape[2], x.shape[3],
+                    HH, WW, s, pad, pad, Ho, Wo)
+
+
+def _col2im_batch(const real[:, :, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t HH, Py_ssize_t WW,
+                  Py_ssize_t s, Py_ssize_t pad, Py_ssize_t Ho, Py_ssize_t Wo):
+    cdef Py_ssize_t n
+    for n in prange(dx.shape[0], nogil=True, schedule="static"):
+        _col2im_img(&cols[n, 0, 0], &dx[n, 0, 0, 0], dx.shape[1], dx.shape[2], dx.shape[3],
+                    HH, WW, s, pad, Ho, Wo)
+
+
 # ----------------------------------------------------------------------------------------------
 # Convolution: per-thread workers (hold the GIL only around np.matmul)
 # ----------------------------------------------------------------------------------------------
@@ -304,37 +400,53 @@ def _conv_fwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, :
         e = min(i + m, n1)
         with nogil:
             for j in range(e - i):
-                _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, Ho, Wo)
+                _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, pad, Ho, Wo)
         np.matmul(wb, cols_arr[: e - i], out=out3[i:e])
         i = e
 
 
-def _conv_bwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, ::1] x, dout3, w2t,
-                    real[:, :, :, ::1] dx, list bufs, geom):
-    """Accumulate this range's [dw | db]^T into bufs[tid]'s accumulator and write dx[n0:n1]."""
+def _conv_bwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, ::1] x,
+                    const real[:, :, :, ::1] dout, wdx, real[:, :, :, ::1] dx, list bufs, geom):
+    """Accumulate this range's [dw | db]^T into bufs[tid]'s accumulator and write dx[n0:n1].
+
+    dx either as a gather (stride 1: dx[n] = wdx @ im2col(dout[n]) with the flipped filters,
+    lands in (C, H, W) order) or as a scatter (dcols = wdx @ dout[n], then col2im).
+    """
     cdef Py_ssize_t HH, WW, s, pad, Ho, Wo
-    HH, WW, s, pad, Ho, Wo = geom
+    cdef bint gather
+    HH, WW, s, pad, Ho, Wo, gather = geom
     cols_arr, dcols_arr, part_arr, acc_arr = bufs[tid]
     cdef real[:, :, ::1] cols = cols_arr
     cdef real[:, :, ::1] dcols = dcols_arr
     cdef real[:, :, ::1] part = part_arr
     cdef real[:, ::1] acc = acc_arr
-    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], F = dout.shape[1]
     cdef Py_ssize_t m = cols.shape[0], i, e, j
     cdef Py_ssize_t part_size = part.shape[1] * part.shape[2]
+    cdef Py_ssize_t N = x.shape[0], P = Ho * Wo
+    dout3 = np.asarray(dout).reshape(N, F, P)
+    dx3 = np.asarray(dx).reshape(N, C, H * W)
     i = n0
     while i < n1:
         e = min(i + m, n1)
         with nogil:
             for j in range(e - i):
-                _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, Ho, Wo)
+                _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, pad, Ho, Wo)
         d = dout3[i:e]
         np.matmul(cols_arr[: e - i], d.transpose(0, 2, 1), out=part_arr[: e - i])
-        np.matmul(w2t, d, out=dcols_arr[: e - i])
         with nogil:
             _add_rows(&acc[0, 0], &part[0, 0, 0], e - i, part_size)
-            for j in range(e - i):
-                _col2im_img(&dcols[j, 0, 0], &dx[i + j, 0, 0, 0], C, H, W, HH, WW, s, pad, Ho, Wo)
+        if gather:
+            with nogil:
+                for j in range(e - i):
+                    _im2col_img(&dout[i + j, 0, 0, 0], &dcols[j, 0, 0], F, Ho, Wo, HH, WW, 1,
+                                HH - 1 - pad, WW - 1 - pad, H, W)
+            np.matmul(wdx, dcols_arr[: e - i], out=dx3[i:e])
+        else:
+            np.matmul(wdx, d, out=dcols_arr[: e - i])
+            with nogil:
+                for j in range(e - i):
+                    _col2im_img(&dcols[j, 0, 0], &dx[i + j, 0, 0, 0], C, H, W, HH, WW, s, pad, Ho, Wo)
         i = e
 
 
@@ -407,22 +519,31 @@ def conv_backward_cpu(dout, cache):
     _, _, HH, WW = w.shape
     K = C * HH * WW
     P = Ho * Wo
-    d3 = _as_compute(dout, dt).reshape(N, F, P)
-    w2t = _as_compute(w, dt).reshape(F, K).T
+    dc = _as_compute(dout, dt)
+    wc = _as_compute(w, dt)
+    # dx as a gather (an im2col of dout, stride 1 only) when that matrix, F*HH*WW rows, is not
+    # much larger than the scatter's C*HH*WW rows.
+    gather = s == 1 and F <= _GATHER_MAX_RATIO * C
+    if gather:
+        wdx = np.ascontiguousarray(wc[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, F * HH * WW))
+        dcols_shape = (F * HH * WW, H * W)
+    else:
+        wdx = wc.reshape(F, K).T
+        dcols_shape = (K, P)
     dx = np.empty((N, C, H, W), dtype=dt)
     acc_total = np.zeros((K + 1, F), dtype=dt)
     if N:
         nt = num_threads()
-        m = _chunk_images(N, nt, (2 * K + 1) * P * dt.itemsize)
+        m = _chunk_images(N, nt, ((K + 1) * P + dcols_shape[0] * dcols_shape[1]) * dt.itemsize)
         nt = min(nt, N)
         bufs = []
         for _ in range(nt):
             cols = np.empty((m, K + 1, P), dtype=dt)
             cols[:, K, :] = 1
-            bufs.append((cols, np.empty((m, K, P), dtype=dt), np.empty((m, K + 1, F), dtype=dt),
+            bufs.append((cols, np.empty((m,) + dcols_shape, dtype=dt), np.empty((m, K + 1, F), dtype=dt),
                          np.zeros((K + 1, F), dtype=dt)))
-        geom = (HH, WW, s, pad, Ho, Wo)
-        _run_ranges(_conv_bwd_range, N, nt, (xc, d3, w2t, dx, bufs, geom))
+        geom = (HH, WW, s, pad, Ho, Wo, gather)
+        _run_ranges(_conv_bwd_range, N, nt, (xc, dc, wdx, dx, bufs, geom))
         for buf in bufs:
             acc_total += buf[3]
     dw = acc_total[:K].T.reshape(w.shape).astype(w.dtype)
