@@ -1,0 +1,98 @@
+"""python -m grader {release,grade,check}
+
+    python -m grader release OUT [--hidden-seed S]
+        (from the solution checkout) writes OUT/student/ and OUT/autograder/
+    python -m grader grade --autograder OUT/autograder --out RESULTS [-j N] SUBMISSION...
+        grades each submission (a directory or a zip of assignment/ files, or a whole release
+        tree) into RESULTS/<stem>/results.json (Gradescope), RESULTS/grades.csv, RESULTS/cases.jsonl;
+        exit status 0 when every submission was graded, whatever it scored
+    python -m grader check [-v]
+        (inside a student tree) runs the public cases on your code
+
+The student tree ships only ``check``; ``release`` and ``grade`` are the instructor's.
+"""
+
+import argparse
+import sys
+
+
+def _release(args):
+    from grader.release import release
+
+    release(args.out, root=args.root, hidden_seed=args.hidden_seed)
+    return 0
+
+
+def _grade(args):
+    from grader.grade import grade
+    from grader.sandbox import Limits
+
+    limits = Limits(case_timeout=args.case_timeout, group_timeout=args.group_timeout, memory_mb=args.memory_mb)
+    grade(args.autograder, args.out, args.submissions, jobs=args.jobs, limits=limits, sandbox_mode=args.sandbox,
+          hidden_visibility=args.hidden_visibility)
+    return 0
+
+
+def _check(args):
+    from grader.check import main
+
+    return main(verbose=args.verbose, root=args.tree)
+
+
+def _instructor_only(verb):
+    def run(args):
+        try:
+            return {"release": _release, "grade": _grade}[verb](args)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("grader."):
+                print(f"`python -m grader {verb}` is an instructor command, not part of the student tree; "
+                      f"use `python -m grader check`.", file=sys.stderr)
+                return 2
+            raise
+
+    return run
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.split("\n\n")[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    p = verbs.add_parser("release", help="write OUT/student and OUT/autograder from the solution checkout")
+    p.add_argument("out", help="output directory (new, empty, or a previous release)")
+    p.add_argument("--root", default=None, help="the solution checkout (default: the current directory)")
+    p.add_argument("--hidden-seed", default=None,
+                   help="secret the hidden cases' seeds derive from (default: fresh random, recorded in cases.json)")
+    p.set_defaults(run=_instructor_only("release"))
+
+    p = verbs.add_parser("grade", help="grade submissions against an autograder directory")
+    p.add_argument("--autograder", required=True, help="OUT/autograder of a release")
+    p.add_argument("--out", required=True, help="results directory")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="workers running at once (default 1)")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "rlimits"), default="auto",
+                   help="auto: bubblewrap when it works here, else rlimits only (degraded isolation)")
+    p.add_argument("--case-timeout", type=float, default=20.0, help="wall seconds per case (default 20)")
+    p.add_argument("--group-timeout", type=float, default=180.0, help="wall seconds per case group (default 180)")
+    p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit of a worker (default 1024)")
+    p.add_argument("--hidden-visibility", choices=("visible", "after_due_date", "after_published", "hidden"),
+                   default="visible", help="Gradescope visibility of hidden cases' results (default visible)")
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION")
+    p.set_defaults(run=_instructor_only("grade"))
+
+    p = verbs.add_parser("check", help="run the public cases on the student tree")
+    p.add_argument("-v", "--verbose", action="store_true", help="print the full feedback of failing cases")
+    p.add_argument("--tree", default=None, help="the student tree (default: the one holding this grader)")
+    p.set_defaults(run=_check)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (FileNotFoundError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""``python -m grader check``: a student's self-check on the public cases.
+
+Run inside the student tree (the directory holding ``assignment/`` and ``grader/``). It stages
+the tree's ``assignment`` package the way the grader does (fast twins stubbed out), runs the
+public cases in worker processes with rlimits and timeouts (no sandbox: it is your own code
+on your own machine), and compares with the instructor's values using the grader's own
+comparator. Hidden cases, with other seeds and shapes, are not here.
+"""
+
+import json
+import tempfile
+from pathlib import Path
+
+from grader import runner, sandbox
+from grader.caserecord import Case, load_group
+from grader.compare import feedback
+from grader.stage import build_stage, given_modules
+
+HIDDEN_NOTE = ("These are the public cases only. The grader also runs hidden cases with other seeds and other shapes "
+               "(N = 1, non-square inputs and kernels, stride 2, pad 0 and 2, ties, several optimizer steps, "
+               "regularization): passing here does not guarantee passing there.")
+
+
+def data_dir():
+    return Path(__file__).resolve().parent
+
+
+def tree_root():
+    return data_dir().parent
+
+
+def public_case_names():
+    path = data_dir() / "public_cases.json"
+    if not path.exists():
+        return []
+    return [d["name"] for d in json.loads(path.read_text())["cases"]]
+
+
+def load_public():
+    here = data_dir()
+    path = here / "public_cases.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            "no public cases here: this is not a released student tree (the instructor's checkout makes one with "
+            "`python -m grader release OUT`; run the check inside OUT/student)")
+    cases = [Case.from_json(d) for d in json.loads(path.read_text())["cases"]]
+    return cases, load_group(here / "public_inputs.npz"), load_group(here / "public_expected.npz")
+
+
+def run_public(root=None, jobs=2, limits=None):
+    """{case name: (case, CaseResult)} for every public case, run on the tree at ``root``."""
+    root = Path(root or tree_root())
+    cases, inputs, expected = load_public()
+    limits = limits or sandbox.Limits(case_timeout=60.0, group_timeout=600.0, memory_mb=4096)
+    iso = sandbox.Isolation("rlimits", uid_drop=False, network=False, reason="self-check")
+    package = root / "assignment"
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        stage = build_stage(Path(tmp) / "stage", package, given_modules(package, []), {})
+        groups = {}
+        for case in cases:
+            groups.setdefault(case.group, []).append(case)
+        tasks = [runner.Task(key=group, stage=stage, cases=group_cases,
+                             inputs={c.name: inputs[c.name] for c in group_cases},
+                             reference=lambda case: expected[case.name])
+                 for group, group_cases in groups.items()]
+        work = Path(tmp) / "work"
+        work.mkdir()
+        runner.Runner(iso, limits, jobs, work).run(tasks)
+    results = {}
+    for task in tasks:
+        for case in task.cases:
+            results[case.name] = (case, task.results[case.name])
+    return {c.name: results[c.name] for c in cases}
+
+
+def explain(case, result):
+    return feedback(case, result)
+
+
+def main(verbose=False, root=None, echo=print):
+    results = run_public(root)
+    passed = sum(r.passed for _, r in results.values())
+    points = sum(r.score for _, r in results.values())
+    total = sum(c.points for c, _ in results.values())
+    for name, (case, result) in results.items():
+        mark = "PASS" if result.passed else "FAIL"
+        err = f"error {result.error:.1e}" if result.error is not None else ""
+        echo(f"  {mark} {name:<40} {err:<16} {'' if result.passed else result.reason}")
+        if verbose and not result.passed:
+            echo("      " + feedback(case, result).replace("\n", "\n      "))
+    echo(f"Public cases: {passed} of {len(results)} pass ({points:g} / {total:g} points).")
+    echo(HIDDEN_NOTE)
+    return 0 if passed == len(results) else 1

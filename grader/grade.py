@@ -1,0 +1,147 @@
+"""``python -m grader grade``: a batch of submissions, graded in sandboxed workers, scored here.
+
+    python -m grader grade --autograder OUT/autograder --out RESULTS [-j N] SUBMISSION...
+
+For each submission (a directory or a zip: ``grader/submission.py``) the parent builds a stage
+(``grader/stage.py``), then runs one task per case group through ``grader/runner.py``, ``-j N``
+workers at a time across the whole batch. When a submission's last group is done its
+``results.json`` and ``report.json`` are written; when the batch is done, ``grades.csv``,
+``cases.jsonl`` and ``summary.json``, and every submission's files are written once more
+from the parent's memory (so nothing a worker could have done to the results directory
+survives). The exit status is 0 when every submission got its results, whatever it scored.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grader import reference as reference_module
+from grader import report, runner, sandbox, submission
+from grader.caserecord import Case
+from grader.compare import CaseResult
+from grader.stage import build_stage
+
+
+class Autograder:
+    """An ``OUT/autograder`` directory: manifest, cases, inputs, the given modules, reference values."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        manifest_path = self.path / "manifest.json"
+        if not manifest_path.exists():
+            raise FileNotFoundError(f"{self.path} is not an autograder directory (no manifest.json); "
+                                    f"make one with: python -m grader release OUT")
+        self.manifest = json.loads(manifest_path.read_text())
+        self.student_modules = list(self.manifest["student_modules"])
+        self.given = list(self.manifest["given_modules"])
+        self.given_dir = self.path / "given" / "assignment"
+        self.cases = [Case.from_json(d) for d in json.loads((self.path / "cases.json").read_text())]
+        self.groups = {}
+        for case in self.cases:
+            self.groups.setdefault(case.group, []).append(case)
+        self._inputs = {}
+        self._reference = {}
+
+    def inputs(self, group):
+        if group not in self._inputs:
+            self._inputs[group] = reference_module.load_group(self.path / "inputs" / f"{group}.npz")
+        return self._inputs[group]
+
+    def reference(self, case):
+        """A case's reference outputs. Called by the runner only after a worker of its group exited."""
+        if case.group not in self._reference:
+            self._reference[case.group] = reference_module.load_group(self.path / "reference" / f"{case.group}.npz")
+        return self._reference[case.group][case.name]
+
+
+def _new_result(sub, cases, degraded):
+    return {"stem": sub.stem, "path": sub.path, "missing": sub.missing, "notes": sub.notes, "error": sub.error,
+            "found_at": sub.found_at, "results": {}, "runs": {}, "tasks_left": 0, "started": None,
+            "cases_all": cases, "degraded": degraded}
+
+
+def _finalize(res):
+    res["cases"] = [(c, res["results"][c.name]) for c in res["cases_all"]]
+    res["score"] = sum(r.score for _, r in res["cases"])
+    res["max_score"] = sum(c.points for c in res["cases_all"])
+    res["passed"] = sum(r.passed for _, r in res["cases"])
+    res["seconds"] = time.monotonic() - res["started"] if res["started"] else 0.0
+    return res
+
+
+def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="auto", hidden_visibility="visible",
+          echo=print):
+    """Grade ``paths``; returns the list of per-submission result dicts."""
+    t0 = time.monotonic()
+    limits = limits or sandbox.Limits()
+    ag = Autograder(autograder_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    iso = sandbox.detect(sandbox_mode, limits)
+    iso_line = iso.describe()
+    echo(iso_line)
+    work = Path(tempfile.mkdtemp(prefix="grader-work-"))
+    os.chmod(work, 0o711)
+    taken, subs, results, tasks = set(), [], [], []
+    try:
+        for i, path in enumerate(paths):
+            sub = submission.load(path, ag.student_modules, submission.make_stem(path, taken))
+            subs.append(sub)
+            res = _new_result(sub, ag.cases, iso.degraded)
+            results.append(res)
+            stage = build_stage(work / f"s{i:04d}" / "stage", ag.given_dir, ag.given, sub.files)
+            os.chmod(work / f"s{i:04d}", 0o755)
+            for group, cases in ag.groups.items():
+                runnable = []
+                for case in cases:
+                    if case.module in sub.missing:
+                        res["results"][case.name] = CaseResult(case.name, False, 0.0, case.points,
+                                                               f"{case.module} not found in the submission")
+                    else:
+                        runnable.append(case)
+                if runnable:
+                    inputs = ag.inputs(group)
+                    tasks.append(runner.Task(key=(i, group), stage=stage, cases=runnable,
+                                             inputs={c.name: inputs[c.name] for c in runnable},
+                                             reference=ag.reference))
+                    res["tasks_left"] += 1
+        for res in results:
+            if res["tasks_left"] == 0:
+                _done_submission(res, out_dir, iso_line, hidden_visibility, echo)
+
+        def on_task_done(task):
+            i, group = task.key
+            res = results[i]
+            res["results"].update(task.results)
+            res["runs"][group] = task.logs
+            if res["started"] is None or task.started < res["started"]:
+                res["started"] = task.started
+            res["tasks_left"] -= 1
+            if res["tasks_left"] == 0:
+                _done_submission(res, out_dir, iso_line, hidden_visibility, echo)
+
+        runner.Runner(iso, limits, jobs, work, on_task_done=on_task_done).run(tasks)
+        seconds = time.monotonic() - t0
+        # The parent's word is final: every file written again from memory.
+        for res in results:
+            report.write_submission(out_dir, res, iso_line, hidden_visibility)
+        report.write_batch(out_dir, results, ag.cases, iso_line, iso.degraded, seconds)
+        total = len(results)
+        echo(f"graded {total} submission(s) in {seconds:.1f} s ({seconds / max(total, 1):.2f} s each) with -j {jobs}; "
+             f"results in {out_dir}")
+        if iso.degraded:
+            echo(f"WARNING: {sandbox.DEGRADED}: {iso.reason}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def _done_submission(res, out_dir, iso_line, hidden_visibility, echo):
+    _finalize(res)
+    report.write_submission(out_dir, res, iso_line, hidden_visibility)
+    echo(report.text_line(res))
+    sys.stdout.flush()

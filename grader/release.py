@@ -1,0 +1,469 @@
+"""``python -m grader release OUT``: the solution checkout -> ``OUT/student/`` and ``OUT/autograder/``.
+
+The release is an ordered list of small steps (``STEPS``), each reading the context the
+previous ones filled in:
+
+1. scan: the files to release (``ALLOWLIST`` below, nothing else) and the student-owned
+   modules (every ``assignment/**.py`` with a solution region);
+2. student: ``OUT/student/`` with every region replaced by a TODO and a
+   ``raise NotImplementedError("<qualname>: ...")`` and every notebook's outputs cleared;
+3. self-check: ``OUT/student/grader/``, the student's ``python -m grader check`` (no cases of
+   the hidden catalog, only the public cases' records, inputs and expected values), and
+   ``OUT/student/tests/test_public_cases.py`` (the public cases as pytest tests);
+4. cases: every case of ``grader/cases.py`` with its seed (hidden seeds from a fresh secret,
+   or ``--hidden-seed``) and its inputs;
+5. reference: the solution run on every case (``grader/reference.py``);
+6. autograder: ``OUT/autograder/`` (the grader package, the given modules, the cases, inputs
+   and reference values readable by their owner only, ``setup.sh``, ``run_autograder``);
+7. zip: ``OUT/autograder/autograder.zip`` in Gradescope's layout;
+8. leaks: no line of a solution region appears anywhere under ``OUT/student/`` (see
+   :func:`find_leaks`); the release fails if one does.
+
+Released to students (``ALLOWLIST``): the ``assignment/`` package's sources (``*.py``, ``*.pyx``,
+``*.pxd``) and its data files (``assignment/data/*.npz|md|txt|json``), but no build product
+(``*.so``, ``*.c``, ``*.html``, ``__pycache__``); the top-level notebooks; ``pyproject.toml``,
+``setup.py``, ``Makefile``, ``README.md``; the public tests (``PUBLIC_TESTS``). Never ``docs/``,
+the instructor's ``grader/``, ``scripts/``, ``benchmarks/`` or ``.git``.
+"""
+
+import fnmatch
+import json
+import os
+import secrets
+import shutil
+import stat
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import cases as cases_module
+from grader import markers, reference
+from grader.stage import copy_given, given_modules
+
+TOP_LEVEL = ("pyproject.toml", "setup.py", "Makefile", "README.md")
+PACKAGE = "assignment"
+PACKAGE_PATTERNS = ("*.py", "*.pyx", "*.pxd", "data/*.npz", "data/*.md", "data/*.txt", "data/*.json")
+PACKAGE_EXCLUDE = ("*.so", "*.c", "*.html", "*.pyc", "__pycache__/*", "*/__pycache__/*", "*.egg-info/*")
+# Student-facing tests: the CS231n notebook values, the torch-free layer contract, the
+# numerical-gradient helpers and the ValueError contract (plus their conftest), and the public
+# grading cases as tests (generated). The torch-oracle and hypothesis suites stay instructor-side.
+PUBLIC_TESTS = ("tests/conftest.py", "tests/test_cs231n_values.py", "tests/test_layers_contract.py",
+                "tests/test_gradient_check.py", "tests/test_layer_errors.py")
+NEVER = ("docs", "grader", "scripts", "benchmarks", ".git")
+
+# Modules of grader/ shipped in the student tree for `python -m grader check` (no catalog of
+# cases, no release, no grading of a class).
+STUDENT_GRADER = ("__main__.py", "caserecord.py", "compare.py", "npzsafe.py", "worker.py", "stage.py",
+                  "sandbox.py", "runner.py", "check.py")
+GRADER_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class Context:
+    root: Path
+    out: Path
+    hidden_secret: str
+    files: list = field(default_factory=list)            # released paths, relative to root
+    student_modules: list = field(default_factory=list)  # relative to assignment/
+    given: list = field(default_factory=list)            # relative to assignment/
+    removed: dict = field(default_factory=dict)          # released path -> [(qualname, region lines)]
+    cases: list = field(default_factory=list)
+    inputs: dict = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)
+    log: list = field(default_factory=list)
+
+    @property
+    def student(self):
+        return self.out / "student"
+
+    @property
+    def autograder(self):
+        return self.out / "autograder"
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. scan
+# ----------------------------------------------------------------------------------------------
+
+
+def _matches(rel, pattern):
+    """A pattern with a slash matches the path at that depth; one without, the file name at any depth."""
+    if "/" in pattern:
+        return rel.count("/") == pattern.count("/") and fnmatch.fnmatch(rel, pattern)
+    return fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern)
+
+
+def released_files(root):
+    """The allowlisted files of the solution checkout, as sorted relative posix paths."""
+    root = Path(root)
+    out = [name for name in TOP_LEVEL if (root / name).is_file()]
+    out += sorted(p.name for p in root.glob("*.ipynb") if p.is_file())
+    pkg = root / PACKAGE
+    for path in sorted(pkg.rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        rel = path.relative_to(pkg).as_posix()
+        if any(fnmatch.fnmatch(rel, pat) for pat in PACKAGE_EXCLUDE):
+            continue
+        if any(_matches(rel, pat) for pat in PACKAGE_PATTERNS):
+            out.append(f"{PACKAGE}/{rel}")
+    out += [t for t in PUBLIC_TESTS if (root / t).is_file()]
+    for rel in out:
+        if rel.split("/")[0] in NEVER:
+            raise AssertionError(f"{rel} must never be released")
+    return out
+
+
+def step_scan(ctx):
+    ctx.files = released_files(ctx.root)
+    pkg = ctx.root / PACKAGE
+    ctx.student_modules = sorted(
+        p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")
+        if "__pycache__" not in p.parts and markers.has_regions(p.read_text())
+    )
+    if not ctx.student_modules:
+        raise RuntimeError(f"no solution regions under {pkg}: is {ctx.root} the instructor's checkout?")
+    ctx.given = given_modules(pkg, ctx.student_modules)
+    ctx.log.append(f"student-owned modules: {', '.join(ctx.student_modules)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. the student tree
+# ----------------------------------------------------------------------------------------------
+
+
+def strip_file(rel, data):
+    """(released bytes, removed regions) of one allowlisted file."""
+    if rel.endswith(".ipynb"):
+        text, removed = markers.strip_notebook(data.decode("utf-8"), name=rel)
+        return text.encode("utf-8"), removed
+    if rel.endswith((".py", ".pyx", ".pxd")):
+        text = data.decode("utf-8")
+        if markers.has_regions(text):
+            stripped, removed = markers.strip_code(text, where=rel)
+            compile(stripped, rel, "exec") if rel.endswith(".py") else None
+            return stripped.encode("utf-8"), removed
+    return data, []
+
+
+def step_student(ctx):
+    for rel in ctx.files:
+        data, removed = strip_file(rel, (ctx.root / rel).read_bytes())
+        if removed:
+            ctx.removed[rel] = removed
+        target = ctx.student / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    n = sum(len(v) for v in ctx.removed.values())
+    ctx.log.append(f"student tree: {len(ctx.files)} files, {n} solution regions stubbed")
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. the student's self-check
+# ----------------------------------------------------------------------------------------------
+
+STUDENT_INIT = '''"""The student's self-check: ``python -m grader check`` runs the public grading cases.
+
+The instructor's grader runs these and hidden cases (other seeds, other shapes) in a sandbox.
+"""
+'''
+
+PUBLIC_TEST = '''"""The grader's public cases as tests: the same inputs, expected values and comparator.
+
+``python -m grader check`` runs them too and prints a summary. The grader also runs hidden
+cases with other inputs and shapes; they are not here, and passing these does not
+guarantee passing those.
+"""
+
+import pytest
+
+from grader import check
+
+_RESULTS = {}
+
+
+def _result(name):
+    if not _RESULTS:
+        _RESULTS.update(check.run_public())
+    return _RESULTS[name]
+
+
+@pytest.mark.parametrize("name", check.public_case_names())
+def test_public_case(name):
+    case, result = _result(name)
+    assert result.passed, check.explain(case, result)
+'''
+
+
+def step_student_grader(ctx):
+    target = ctx.student / "grader"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "__init__.py").write_text(STUDENT_INIT)
+    for name in STUDENT_GRADER:
+        shutil.copyfile(GRADER_DIR / name, target / name)
+    (ctx.student / "tests").mkdir(exist_ok=True)
+    (ctx.student / "tests" / "test_public_cases.py").write_text(PUBLIC_TEST)
+
+
+def write_public_data(ctx):
+    """The public cases' records, inputs and expected values (after the reference step)."""
+    import numpy as np
+
+    public = [c for c in ctx.cases if not c.hidden]
+    target = ctx.student / "grader"
+    (target / "public_cases.json").write_text(json.dumps(
+        {"student_modules": ctx.student_modules, "cases": [c.to_json() for c in public]}, indent=1) + "\n")
+    np.savez_compressed(target / "public_inputs.npz",
+                        **{f"{c.name}:{k}": v for c in public for k, v in ctx.inputs[c.name].items()})
+    np.savez_compressed(target / "public_expected.npz",
+                        **{f"{c.name}:{k}": v for c in public for k, v in ctx.reference[c.name].items()})
+
+
+# ----------------------------------------------------------------------------------------------
+# 4-5. cases, inputs, reference values
+# ----------------------------------------------------------------------------------------------
+
+
+def step_cases(ctx):
+    ctx.cases = cases_module.all_cases(ctx.hidden_secret)
+    ctx.inputs = {c.name: cases_module.make_inputs(c) for c in ctx.cases}
+    hidden = sum(c.hidden for c in ctx.cases)
+    ctx.log.append(f"cases: {len(ctx.cases)} ({hidden} hidden), {sum(c.points for c in ctx.cases):g} points")
+
+
+def step_reference(ctx):
+    ctx.reference = reference.compute(ctx.root / PACKAGE, ctx.student_modules, ctx.given,
+                                      cases_module.groups_of(ctx.cases), ctx.inputs)
+    write_public_data(ctx)
+
+
+# ----------------------------------------------------------------------------------------------
+# 6-7. the autograder
+# ----------------------------------------------------------------------------------------------
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope: install what the autograder needs (runs once, as root, when the image is built).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq python3 python3-venv python3-pip bubblewrap
+python3 -m venv /autograder/venv
+/autograder/venv/bin/python -m pip install --quiet --upgrade pip
+/autograder/venv/bin/python -m pip install --quiet "numpy>=2"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope: grade /autograder/submission into /autograder/results/results.json.
+set -u
+cd /autograder/source
+# The grader's data is readable by root only: a worker under its own uid cannot open it,
+# with or without bubblewrap.
+chmod -R go-rwx /autograder/source/inputs /autograder/source/reference
+mkdir -p /autograder/results
+PY=/autograder/venv/bin/python
+if "$PY" -m grader grade --autograder /autograder/source --out /autograder/results/grader -j 1 \\
+        /autograder/submission; then
+    cp /autograder/results/grader/submission/results.json /autograder/results/results.json
+else
+    cat > /autograder/results/results.json <<'EOF'
+{"score": 0, "output": "The autograder itself failed on this submission; please tell the course staff.", "tests": []}
+EOF
+fi
+"""
+
+
+def step_autograder(ctx):
+    ag = ctx.autograder
+    (ag / "grader").mkdir(parents=True, exist_ok=True)
+    for path in sorted(GRADER_DIR.glob("*.py")):
+        shutil.copyfile(path, ag / "grader" / path.name)
+    copy_given(ctx.root / PACKAGE, ag / "given" / PACKAGE, ctx.given)
+    manifest = {
+        "format": 1,
+        "student_modules": ctx.student_modules,
+        "given_modules": ctx.given,
+        "groups": {g: list(m) for g, m in cases_module.GROUPS.items()},
+        "python": sys.version.split()[0],
+    }
+    (ag / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    (ag / "cases.json").write_text(json.dumps([c.to_json() for c in ctx.cases], indent=1) + "\n")
+    os.chmod(ag / "cases.json", 0o600)
+    for group, cases in cases_module.groups_of(ctx.cases).items():
+        reference.write_group_files(ag, group, cases, ctx.inputs, ctx.reference)
+    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+        (ag / name).write_text(text)
+        os.chmod(ag / name, 0o755)
+
+
+def step_zip(ctx):
+    ag = ctx.autograder
+    with zipfile.ZipFile(ag / "autograder.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(ag.rglob("*")):
+            if not path.is_file() or path.name == "autograder.zip" or "__pycache__" in path.parts:
+                continue
+            rel = path.relative_to(ag).as_posix()
+            info = zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0))
+            mode = 0o755 if rel in ("setup.sh", "run_autograder") else 0o644
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+
+
+# ----------------------------------------------------------------------------------------------
+# 8. the leak check
+# ----------------------------------------------------------------------------------------------
+
+
+def solution_lines(root, files):
+    """{normalized line: where} of every non-trivial line of every solution region in ``files``."""
+    lines = {}
+    for rel in files:
+        path = Path(root) / rel
+        if rel.endswith(".ipynb"):
+            regions = markers.notebook_regions(path.read_text(), name=rel)
+        elif rel.endswith((".py", ".pyx", ".pxd")):
+            text = path.read_text()
+            all_lines = text.splitlines()
+            regions = [(rel, r.body(all_lines)) for r in markers.find_regions(all_lines, rel)]
+        else:
+            continue
+        for where, body in regions:
+            for line in body:
+                norm = markers.normalize_line(line)
+                if not markers.is_trivial_line(norm):
+                    lines.setdefault(norm, where)
+    return lines
+
+
+def lines_outside_regions(root, files):
+    """Normalized lines of ``files`` that lie outside every solution region."""
+    seen = set()
+    for rel in files:
+        path = Path(root) / rel
+        if rel.endswith(".ipynb"):
+            nb = json.loads(path.read_text())
+            for cell in nb.get("cells", []):
+                src = cell.get("source", "")
+                src_lines = ("".join(src) if isinstance(src, list) else src).splitlines()
+                inside = set()
+                for r in markers.find_regions(src_lines, rel):
+                    inside.update(range(r.begin, r.end + 1))
+                seen.update(markers.normalize_line(x) for i, x in enumerate(src_lines) if i not in inside)
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        all_lines = text.splitlines()
+        inside = set()
+        if rel.endswith((".py", ".pyx", ".pxd")):
+            for r in markers.find_regions(all_lines, rel):
+                inside.update(range(r.begin, r.end + 1))
+        seen.update(markers.normalize_line(x) for i, x in enumerate(all_lines) if i not in inside)
+    return seen
+
+
+def forbidden_lines(root):
+    """The solution lines that must not appear in the student tree, with where each comes from.
+
+    A line of a solution region is forbidden unless, after normalization, it is trivial
+    (blank, only brackets and punctuation, or a bare ``else:``/``try:``/``pass``/``return``...)
+    or it also occurs outside every solution region in the released sources of the
+    solution tree other than the tests (the package, the notebooks, the top-level files):
+    such a line is given code that students receive anyway.
+    """
+    files = released_files(root)
+    sources = [f for f in files if not f.startswith("tests/")]
+    allowed = lines_outside_regions(root, sources)
+    return {line: where for line, where in solution_lines(root, sources).items() if line not in allowed}
+
+
+def find_leaks(root, student_dir):
+    """[(path under student_dir, line number, line, where it comes from)] of forbidden lines found.
+
+    Every file under ``student_dir`` is read: notebooks cell by cell (sources and text
+    outputs), other files as UTF-8 text line by line; a file that is not UTF-8 text (the
+    public cases' ``.npz`` arrays, the package's data) cannot hold a line and is listed by
+    :func:`binary_files`.
+    """
+    forbidden = forbidden_lines(root)
+    leaks = []
+    for path in sorted(Path(student_dir).rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(student_dir).as_posix()
+        if path.suffix == ".ipynb":
+            lines = markers.notebook_lines(path.read_text())
+        else:
+            try:
+                lines = path.read_bytes().decode("utf-8").splitlines()
+            except UnicodeDecodeError:
+                continue
+        for i, line in enumerate(lines, start=1):
+            norm = markers.normalize_line(line)
+            if norm in forbidden:
+                leaks.append((rel, i, line, forbidden[norm]))
+    return leaks
+
+
+def binary_files(student_dir):
+    out = []
+    for path in sorted(Path(student_dir).rglob("*")):
+        if path.is_file() and path.suffix != ".ipynb":
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                out.append(path.relative_to(student_dir).as_posix())
+    return out
+
+
+def step_leaks(ctx):
+    leaks = find_leaks(ctx.root, ctx.student)
+    if leaks:
+        shown = "\n".join(f"  {p}:{n}: {line.strip()}  (from {w})" for p, n, line, w in leaks[:20])
+        raise RuntimeError(f"{len(leaks)} solution line(s) leaked into {ctx.student}:\n{shown}")
+    ctx.log.append(f"leak check: {len(forbidden_lines(ctx.root))} solution lines, none under {ctx.student}")
+
+
+STEPS = (
+    ("scan the solution", step_scan),
+    ("write the student tree", step_student),
+    ("write the student's self-check", step_student_grader),
+    ("draw the cases and their inputs", step_cases),
+    ("compute the reference values", step_reference),
+    ("write the autograder", step_autograder),
+    ("zip the autograder for Gradescope", step_zip),
+    ("check that no solution line leaked", step_leaks),
+)
+
+
+def _prepare_out(out):
+    out = Path(out)
+    if out.exists():
+        extra = [p.name for p in out.iterdir() if p.name not in ("student", "autograder")]
+        if extra:
+            raise FileExistsError(f"{out} holds other things ({', '.join(sorted(extra)[:5])}); "
+                                  f"release into an empty or new directory")
+        for sub in ("student", "autograder"):
+            if (out / sub).exists():
+                shutil.rmtree(out / sub)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def release(out, root=None, hidden_seed=None, echo=print):
+    """Run every step; returns the context (paths, cases, log)."""
+    root = Path(root or Path.cwd()).resolve()
+    if not (root / PACKAGE).is_dir():
+        raise FileNotFoundError(f"{root} has no {PACKAGE}/ package: run release from the solution checkout")
+    secret = str(hidden_seed) if hidden_seed is not None else secrets.token_hex(16)
+    ctx = Context(root=root, out=_prepare_out(out).resolve(), hidden_secret=secret)
+    for title, step in STEPS:
+        before = len(ctx.log)
+        step(ctx)
+        said = "; ".join(ctx.log[before:])
+        echo(f"release: {title}" + (f" ({said})" if said else ""))
+    echo(f"release: student tree in {ctx.student}; autograder in {ctx.autograder} "
+         f"(upload {ctx.autograder / 'autograder.zip'} to Gradescope)")
+    return ctx

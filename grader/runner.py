@@ -1,0 +1,340 @@
+"""Running case groups in sandboxed workers, N at a time, in one single-threaded loop.
+
+A *task* is one case group of one submission: a stage (the ``assignment`` package to import),
+the group's cases in order, their input arrays, and a way to get their reference values.
+The runner starts one worker per task (``grader/sandbox.py``), watches it, and scores what it
+wrote (``grader/compare.py``). Everything happens in the main thread of the trusted parent:
+processes are started with ``preexec_fn`` (safe without threads), their output pipes are read
+through a selector, and clocks are checked between reads.
+
+Per run:
+- the worker gets ``plan.json`` and ``inputs.npz`` for the cases still pending, and writes
+  ``out/outputs.npz`` after each case and ``out/progress`` before each;
+- the parent keeps a wall clock per case (``Limits.case_timeout``, reset whenever the progress
+  index moves) and per group (``Limits.group_timeout``, over all runs of the group); a run past
+  either is killed with its whole process group (and its uid's processes);
+- after the run ends (exit, crash or kill) and its processes are gone, the parent loads the
+  group's reference values, validates the outputs file (``grader/npzsafe.py``) against them,
+  and scores each case the worker finished;
+- a run that ended before finishing its cases charges the case it was on (its named
+  reason: timeout, memory, crash, early exit, rejected outputs) and the remaining cases get a
+  fresh run, at most ``Limits.max_runs`` runs per group; what is still left after that gets
+  the last reason. Points already earned are kept.
+"""
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grader import sandbox
+from grader.compare import CaseResult, score_case
+from grader.npzsafe import Budget, load_npz
+
+MAX_MESSAGE_BYTES = 4 * 4 * 4000 + 1024  # the worker's message strings, as numpy unicode (4 bytes a char)
+
+
+class LogBuffer:
+    """The first and last ``cap`` bytes of a stream, and how many bytes it had in all."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, chunk):
+        self.total += len(chunk)
+        room = self.cap - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            if len(self.tail) > self.cap:
+                del self.tail[: len(self.tail) - self.cap]
+
+    def text(self):
+        head = self.head.decode("utf-8", errors="replace")
+        if not self.tail:
+            return head
+        skipped = self.total - len(self.head) - len(self.tail)
+        middle = f"\n[... {skipped} bytes of output not kept ...]\n" if skipped > 0 else ""
+        return head + middle + self.tail.decode("utf-8", errors="replace")
+
+
+@dataclass
+class Task:
+    key: object                  # opaque to the runner (e.g. (submission index, group))
+    stage: Path
+    cases: list                  # Case records, in order
+    inputs: dict                 # case name -> {argument name: ndarray}
+    reference: object            # callable(case) -> {output name: ndarray}; called after a run exited
+    results: dict = field(default_factory=dict)  # case name -> CaseResult
+    logs: list = field(default_factory=list)     # one dict per run
+    runs: int = 0
+    started: float | None = None
+    pending: list = field(default_factory=list)
+
+    def cid(self, case):
+        return f"c{self.cases.index(case):03d}"
+
+
+@dataclass
+class Running:
+    task: Task
+    slot: int
+    proc: object
+    run_dir: Path
+    plan: list
+    log: LogBuffer
+    started: float
+    case_index: int = 0
+    case_started: float = 0.0
+    killed: str = ""
+    eof: bool = False
+    registered: bool = True
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def exit_reason(iso, returncode, killed, limits):
+    """A named reason for a run that ended before finishing its cases."""
+    if killed == "case":
+        return f"timeout: the case ran longer than {limits.case_timeout:g} s (an infinite loop?)"
+    if killed == "group":
+        return f"timeout: the group's {limits.group_timeout:g} s ran out"
+    sig = None
+    if returncode is not None and returncode < 0:
+        sig = -returncode
+    elif iso.mode == "bwrap" and returncode is not None and returncode > 128:
+        sig = returncode - 128
+    if sig is not None:
+        name = _signal_name(sig)
+        if sig == signal.SIGXCPU:
+            return "CPU time limit exceeded (SIGXCPU)"
+        if sig == signal.SIGXFSZ:
+            return f"file size limit exceeded ({name})"
+        if sig == signal.SIGKILL:
+            return "killed (SIGKILL: memory or process limits?)"
+        if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE):
+            return f"crashed ({name})"
+        return f"killed by {name}"
+    if returncode == 0:
+        return "exited early (exit status 0, e.g. sys.exit or os._exit in the submission)"
+    return f"exited early (exit status {returncode})"
+
+
+class Runner:
+    def __init__(self, iso, limits, jobs, work_dir, on_task_done=None):
+        self.iso = iso
+        self.limits = limits
+        self.jobs = max(1, int(jobs))
+        self.work_dir = Path(work_dir)
+        self.on_task_done = on_task_done
+        self._run_count = 0
+
+    # --- one run -------------------------------------------------------------------------------
+
+    def _start(self, task, slot):
+        now = time.monotonic()
+        if task.started is None:
+            task.started = now
+            task.pending = list(task.cases)
+        self._run_count += 1
+        run_dir = self.work_dir / f"run{self._run_count:06d}"
+        run_dir.mkdir(parents=True)
+        os.chmod(run_dir, 0o755)
+        plan = list(task.pending)
+        entries, arrays = [], {}
+        for case in plan:
+            cid = task.cid(case)
+            entries.append({"id": cid, "recipe": case.recipe, "params": case.call_params})
+            for name, value in task.inputs[case.name].items():
+                arrays[f"{cid}.{name}"] = value
+        (run_dir / "plan.json").write_text(json.dumps({"cases": entries}))
+        with open(run_dir / "inputs.npz", "wb") as f:
+            np.savez(f, **arrays)
+        for p in ("plan.json", "inputs.npz"):
+            os.chmod(run_dir / p, 0o644)
+        sandbox.prepare_out_dir(self.iso, slot, run_dir / "out")
+        remaining = self.limits.group_timeout - (now - task.started)
+        proc = sandbox.start(self.iso, self.limits, slot, task.stage, run_dir, cpu_seconds=remaining + 5)
+        os.set_blocking(proc.stdout.fileno(), False)
+        task.runs += 1
+        return Running(task, slot, proc, run_dir, plan, LogBuffer(self.limits.log_bytes), now, 0, now)
+
+    def _read_progress(self, run):
+        try:
+            with open(run.run_dir / "out" / "progress", "rb") as f:
+                raw = f.read(32)
+            index = int(raw.strip() or b"0")
+        except (OSError, ValueError):
+            return
+        if index != run.case_index:
+            run.case_index = index
+            run.case_started = time.monotonic()
+
+    def _check_clocks(self, run, now):
+        if run.killed:
+            return
+        if now - run.task.started > self.limits.group_timeout:
+            run.killed = "group"
+        elif now - run.case_started > self.limits.case_timeout:
+            run.killed = "case"
+        if run.killed:
+            sandbox.kill_run(self.iso, run.slot, run.proc)
+
+    def _drain(self, run, timeout):
+        deadline = time.monotonic() + timeout
+        fd = run.proc.stdout
+        while not run.eof and time.monotonic() < deadline:
+            try:
+                chunk = os.read(fd.fileno(), 1 << 16)
+            except BlockingIOError:
+                time.sleep(0.005)
+                continue
+            except OSError:
+                break
+            if not chunk:
+                run.eof = True
+                break
+            run.log.add(chunk)
+
+    def _finish(self, run):
+        """Score what one finished run wrote; decide what, if anything, runs again."""
+        task, limits = run.task, self.limits
+        run.proc.wait()
+        refs = {case.name: task.reference(case) for case in run.plan}  # loaded only now, after the exit
+        budgets = {"__done__": Budget("iub", 64)}
+        for case in run.plan:
+            cid = task.cid(case)
+            budgets[f"{cid}.__error__"] = Budget("U", MAX_MESSAGE_BYTES)
+            for name, ref in refs[case.name].items():
+                budgets[f"{cid}.{name}"] = Budget("fiub", max(1024, ref.size * 16))
+        arrays, problems, file_problem = load_npz(run.run_dir / "out" / "outputs.npz", budgets,
+                                                  max_file_bytes=limits.fsize_mb << 20,
+                                                  max_members=len(budgets) + 8)
+        done = file_problem is None and "__done__" in arrays and run.proc.returncode == 0 and not run.killed
+        log_text = run.log.text()
+        unresolved = []
+        for case in run.plan:
+            cid = task.cid(case)
+            error = arrays.get(f"{cid}.__error__")
+            names = refs[case.name]
+            got = {n: arrays[f"{cid}.{n}"] for n in names if f"{cid}.{n}" in arrays}
+            bad = {n: problems[f"{cid}.{n}"] for n in names if f"{cid}.{n}" in problems}
+            if error is not None and error.shape == () and error.dtype.kind == "U":
+                task.results[case.name] = score_case(case, {}, names, worker_error=str(error[()]))
+            elif bad:
+                name, why = next(iter(bad.items()))
+                task.results[case.name] = CaseResult(case.name, False, 0.0, case.points,
+                                                     f"outputs rejected: {name!r}: {why}")
+            elif got:
+                task.results[case.name] = score_case(case, got, names)
+            else:
+                unresolved.append(case)
+        reason = None
+        if unresolved:
+            if done:
+                for case in unresolved:
+                    task.results[case.name] = CaseResult(case.name, False, 0.0, case.points, "no output")
+                unresolved = []
+            else:
+                reason = exit_reason(self.iso, run.proc.returncode, run.killed, limits)
+                if file_problem and file_problem != "no outputs file was written":
+                    reason += f"; outputs rejected: {file_problem}"
+                culprit = unresolved[0]
+                if 0 <= run.case_index < len(run.plan) and run.plan[run.case_index] in unresolved:
+                    culprit = run.plan[run.case_index]
+                task.results[culprit.name] = CaseResult(culprit.name, False, 0.0, culprit.points, reason,
+                                                        detail=_tail(log_text))
+                unresolved = [c for c in unresolved if c is not culprit]
+        task.logs.append({
+            "run": task.runs, "cases": [c.name for c in run.plan], "returncode": run.proc.returncode,
+            "killed": run.killed, "seconds": round(time.monotonic() - run.started, 3), "finished": done,
+            "outputs_problem": file_problem, "output_bytes": run.log.total, "output": log_text,
+            "reason": reason,
+        })
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+        time_left = limits.group_timeout - (time.monotonic() - task.started)
+        if unresolved and task.runs < limits.max_runs and time_left > 0.5:
+            task.pending = unresolved
+            return True
+        for case in unresolved:
+            why = f"not run: the worker failed {task.runs} time(s) in this group (last: {reason})"
+            if time_left <= 0.5:
+                why = f"not run: the group's time ran out (last: {reason})"
+            task.results[case.name] = CaseResult(case.name, False, 0.0, case.points, why)
+        task.pending = []
+        return False
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self, tasks):
+        """Run every task; returns them with ``results`` filled (one CaseResult per case)."""
+        queue = list(tasks)
+        free = list(range(self.jobs))
+        running = []
+        sel = selectors.DefaultSelector()
+        try:
+            while queue or running:
+                while queue and free:
+                    task = queue.pop(0)
+                    run = self._start(task, free.pop(0))
+                    sel.register(run.proc.stdout, selectors.EVENT_READ, run)
+                    running.append(run)
+                for key, _ in sel.select(timeout=0.02):
+                    run = key.data
+                    try:
+                        chunk = os.read(key.fileobj.fileno(), 1 << 16)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        chunk = b""
+                    if chunk:
+                        run.log.add(chunk)
+                    else:
+                        run.eof = True
+                        run.registered = False
+                        sel.unregister(key.fileobj)
+                now = time.monotonic()
+                for run in list(running):
+                    if run.proc.poll() is None:
+                        self._read_progress(run)
+                        self._check_clocks(run, now)
+                        continue
+                    self._read_progress(run)
+                    sandbox.kill_run(self.iso, run.slot, run.proc)  # leftovers: daemons, children
+                    if run.registered:
+                        sel.unregister(run.proc.stdout)
+                        run.registered = False
+                    self._drain(run, 0.5)
+                    run.proc.stdout.close()
+                    running.remove(run)
+                    free.append(run.slot)
+                    again = self._finish(run)
+                    if again:
+                        queue.insert(0, run.task)
+                    elif self.on_task_done:
+                        self.on_task_done(run.task)
+        finally:
+            for run in running:
+                sandbox.kill_run(self.iso, run.slot, run.proc)
+            sel.close()
+        return tasks
+
+
+def _tail(text, limit=3000):
+    return text[-limit:] if text else ""
