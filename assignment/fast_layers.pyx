@@ -31,7 +31,6 @@ How the CPU convolution works (see docs/fast_layers.md for the measurements behi
 """
 
 cimport cython
-from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 cimport openmp
 
@@ -44,6 +43,8 @@ from assignment.checks import (
     get_param,
     pool_output_shape,
     require_float,
+    require_min_ndim,
+    require_ndim,
     require_shape,
 )
 
@@ -148,17 +149,31 @@ def _blas_single_exit():
             _blas_limiter = None
 
 
+# Below this many elements an elementwise kernel runs on one thread (no hand-off).
+_PARALLEL_MIN_ELEMENTS = 1 << 15
+
+
+def _elementwise_threads(n):
+    return num_threads() if n >= _PARALLEL_MIN_ELEMENTS else 1
+
+
 def _split(n_items, n_parts):
     """Contiguous, near-equal ranges [lo, hi) covering range(n_items)."""
     bounds = [n_items * k // n_parts for k in range(n_parts + 1)]
     return [(bounds[k], bounds[k + 1]) for k in range(n_parts) if bounds[k + 1] > bounds[k]]
 
 
-def _run_ranges(fn, n_items, n_threads, args):
+def _run_ranges(fn, n_items, n_threads, args, blas=True):
     """Run ``fn(lo, hi, thread_index, *args)`` over a split of range(n_items), one range per thread.
 
     The calling thread runs the first range itself. With one thread nothing is handed off
-    and BLAS keeps whatever thread count it has.
+    and BLAS keeps whatever thread count it has; with more, BLAS is held to one thread while
+    they run (``blas=False``: the workers never call BLAS, leave it alone).
+
+    Why Python threads and not OpenMP: the workers call BLAS through np.matmul, which needs
+    the GIL between the nogil kernels; and an OpenMP runtime's idle threads spin for
+    milliseconds after each parallel region (libgomp's default), which on 2 cores halves
+    the next convolution. Idle Python threads block instead of spinning.
     """
     ranges = _split(n_items, n_threads)
     if len(ranges) <= 1:
@@ -166,7 +181,8 @@ def _run_ranges(fn, n_items, n_threads, args):
             fn(lo, hi, 0, *args)
         return
     pool = _executor(len(ranges) - 1)
-    _blas_single_enter()
+    if blas:
+        _blas_single_enter()
     try:
         futures = [pool.submit(fn, lo, hi, k + 1, *args) for k, (lo, hi) in enumerate(ranges[1:])]
         first_error = None
@@ -183,7 +199,8 @@ def _run_ranges(fn, n_items, n_threads, args):
         if first_error is not None:
             raise first_error
     finally:
-        _blas_single_exit()
+        if blas:
+            _blas_single_exit()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,17 +385,19 @@ def col2im_cpu(cols, x_shape, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride, P
 def _im2col_batch(const real[:, :, :, ::1] x, real[:, :, ::1] cols, Py_ssize_t HH, Py_ssize_t WW,
                   Py_ssize_t s, Py_ssize_t pad, Py_ssize_t Ho, Py_ssize_t Wo):
     cdef Py_ssize_t n
-    for n in prange(x.shape[0], nogil=True, schedule="static"):
-        _im2col_img(&x[n, 0, 0, 0], &cols[n, 0, 0], x.shape[1], x.shape[2], x.shape[3],
-                    HH, WW, s, pad, pad, Ho, Wo)
+    with nogil:
+        for n in range(x.shape[0]):
+            _im2col_img(&x[n, 0, 0, 0], &cols[n, 0, 0], x.shape[1], x.shape[2], x.shape[3],
+                        HH, WW, s, pad, pad, Ho, Wo)
 
 
 def _col2im_batch(const real[:, :, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t HH, Py_ssize_t WW,
                   Py_ssize_t s, Py_ssize_t pad, Py_ssize_t Ho, Py_ssize_t Wo):
     cdef Py_ssize_t n
-    for n in prange(dx.shape[0], nogil=True, schedule="static"):
-        _col2im_img(&cols[n, 0, 0], &dx[n, 0, 0, 0], dx.shape[1], dx.shape[2], dx.shape[3],
-                    HH, WW, s, pad, Ho, Wo)
+    with nogil:
+        for n in range(dx.shape[0]):
+            _col2im_img(&cols[n, 0, 0], &dx[n, 0, 0, 0], dx.shape[1], dx.shape[2], dx.shape[3],
+                        HH, WW, s, pad, Ho, Wo)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -596,7 +615,7 @@ cdef inline bint _beats(real v, real m) noexcept nogil:
     return v > m or (v != v and m == m)
 
 
-cdef void _pool_fwd_2x2(const real* x, real* out, unsigned char* arg, Py_ssize_t planes,
+cdef void _pool_fwd_2x2(const real* x, real* out, unsigned char* arg, Py_ssize_t p0, Py_ssize_t p1,
                         Py_ssize_t H, Py_ssize_t W) noexcept nogil:
     """2x2 windows, stride 2: arg holds 0..3, the row-major position of the first max."""
     cdef Py_ssize_t p, i, j
@@ -607,7 +626,7 @@ cdef void _pool_fwd_2x2(const real* x, real* out, unsigned char* arg, Py_ssize_t
     cdef unsigned char* a
     cdef real m, v
     cdef unsigned char k
-    for p in prange(planes, schedule="static"):
+    for p in range(p0, p1):
         for i in range(Ho):
             r0 = x + (p * H + 2 * i) * W
             r1 = r0 + W
@@ -632,8 +651,8 @@ cdef void _pool_fwd_2x2(const real* x, real* out, unsigned char* arg, Py_ssize_t
                 a[j] = k
 
 
-cdef void _pool_bwd_2x2(const real* dout, const unsigned char* arg, real* dx, Py_ssize_t planes,
-                        Py_ssize_t H, Py_ssize_t W) noexcept nogil:
+cdef void _pool_bwd_2x2(const real* dout, const unsigned char* arg, real* dx, Py_ssize_t p0,
+                        Py_ssize_t p1, Py_ssize_t H, Py_ssize_t W) noexcept nogil:
     """Writes every entry of dx (the windows tile the input), so dx need not be zeroed."""
     cdef Py_ssize_t p, i, j
     cdef Py_ssize_t Ho = H // 2, Wo = W // 2
@@ -643,7 +662,7 @@ cdef void _pool_bwd_2x2(const real* dout, const unsigned char* arg, real* dx, Py
     cdef const unsigned char* a
     cdef real g
     cdef unsigned char k
-    for p in prange(planes, schedule="static"):
+    for p in range(p0, p1):
         for i in range(Ho):
             r0 = dx + (p * H + 2 * i) * W
             r1 = r0 + W
@@ -658,14 +677,14 @@ cdef void _pool_bwd_2x2(const real* dout, const unsigned char* arg, real* dx, Py
                 r1[2 * j + 1] = g if k == 3 else 0
 
 
-cdef void _pool_fwd_any(const real* x, real* out, int* arg, Py_ssize_t planes, Py_ssize_t H,
+cdef void _pool_fwd_any(const real* x, real* out, int* arg, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t H,
                         Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t s) noexcept nogil:
     """Any window and stride: arg holds the flat index ih*W + iw, within its plane, of the first max."""
     cdef Py_ssize_t p, i, j, di, dj, best
     cdef Py_ssize_t Ho = (H - ph) // s + 1, Wo = (W - pw) // s + 1
     cdef const real* plane
     cdef real m, v
-    for p in prange(planes, schedule="static"):
+    for p in range(p0, p1):
         plane = x + p * H * W
         for i in range(Ho):
             for j in range(Wo):
@@ -681,49 +700,51 @@ cdef void _pool_fwd_any(const real* x, real* out, int* arg, Py_ssize_t planes, P
                 arg[(p * Ho + i) * Wo + j] = <int>best
 
 
-cdef void _pool_bwd_any(const real* dout, const int* arg, real* dx, Py_ssize_t planes,
+cdef void _pool_bwd_any(const real* dout, const int* arg, real* dx, Py_ssize_t p0, Py_ssize_t p1,
                         Py_ssize_t HW, Py_ssize_t HoWo) noexcept nogil:
     """dx zeroed per plane, then each window adds its derivative at its argmax (overlaps add up)."""
     cdef Py_ssize_t p, q
     cdef real* plane
-    for p in prange(planes, schedule="static"):
+    for p in range(p0, p1):
         plane = dx + p * HW
         memset(plane, 0, HW * sizeof(real))
         for q in range(HoWo):
             plane[arg[p * HoWo + q]] += dout[p * HoWo + q]
 
 
-def _pool_fwd_kernel(const real[:, :, :, ::1] x, real[:, :, :, ::1] out, arg, Py_ssize_t ph,
-                     Py_ssize_t pw, Py_ssize_t s):
-    cdef Py_ssize_t planes = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3]
+def _pool_fwd_kernel(Py_ssize_t p0, Py_ssize_t p1, int tid, const real[:, :, :, ::1] x,
+                     real[:, :, :, ::1] out, arg, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t s):
+    """Planes [p0, p1) of the flattened (N*C) planes."""
+    cdef Py_ssize_t H = x.shape[2], W = x.shape[3]
     cdef unsigned char[:, :, :, ::1] a8
     cdef int[:, :, :, ::1] a32
-    if planes == 0:
+    if p1 <= p0:
         return
     if ph == 2 and pw == 2 and s == 2:
         a8 = arg
         with nogil:
-            _pool_fwd_2x2(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &a8[0, 0, 0, 0], planes, H, W)
+            _pool_fwd_2x2(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &a8[0, 0, 0, 0], p0, p1, H, W)
     else:
         a32 = arg
         with nogil:
-            _pool_fwd_any(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &a32[0, 0, 0, 0], planes, H, W, ph, pw, s)
+            _pool_fwd_any(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &a32[0, 0, 0, 0], p0, p1, H, W, ph, pw, s)
 
 
-def _pool_bwd_kernel(const real[:, :, :, ::1] dout, arg, real[:, :, :, ::1] dx, bint two_by_two):
-    cdef Py_ssize_t planes = dx.shape[0] * dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+def _pool_bwd_kernel(Py_ssize_t p0, Py_ssize_t p1, int tid, const real[:, :, :, ::1] dout, arg,
+                     real[:, :, :, ::1] dx, bint two_by_two):
+    cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3]
     cdef unsigned char[:, :, :, ::1] a8
     cdef int[:, :, :, ::1] a32
-    if planes == 0:
+    if p1 <= p0:
         return
     if two_by_two:
         a8 = arg
         with nogil:
-            _pool_bwd_2x2(&dout[0, 0, 0, 0], &a8[0, 0, 0, 0], &dx[0, 0, 0, 0], planes, H, W)
+            _pool_bwd_2x2(&dout[0, 0, 0, 0], &a8[0, 0, 0, 0], &dx[0, 0, 0, 0], p0, p1, H, W)
     else:
         a32 = arg
         with nogil:
-            _pool_bwd_any(&dout[0, 0, 0, 0], &a32[0, 0, 0, 0], &dx[0, 0, 0, 0], planes, H * W,
+            _pool_bwd_any(&dout[0, 0, 0, 0], &a32[0, 0, 0, 0], &dx[0, 0, 0, 0], p0, p1, H * W,
                           dout.shape[2] * dout.shape[3])
 
 
@@ -747,7 +768,7 @@ def max_pool_forward_cpu(x, pool_param):
     out = np.empty((N, C, Ho, Wo), dtype=dt)
     fast = ph == 2 and pw == 2 and s == 2
     arg = np.empty((N, C, Ho, Wo), dtype=np.uint8 if fast else np.int32)
-    _pool_fwd_kernel(xc, out, arg, ph, pw, s)
+    _run_ranges(_pool_fwd_kernel, N * C, _elementwise_threads(x.size), (xc, out, arg, ph, pw, s), blas=False)
     return out.astype(x.dtype, copy=False), (x, pool_param, arg)
 
 
@@ -766,13 +787,198 @@ def max_pool_backward_cpu(dout, cache):
         raise ValueError("cache must be the (x, pool_param, argmax) returned by max_pool_forward_fast")
     x, pool_param, arg = cache
     out_shape, ph, pw, s = _pool_geometry(x, pool_param)
+    N, C = out_shape[:2]
     _require_array("dout", dout)
     require_shape("dout", dout, out_shape, "the shape of max_pool_forward_fast's output")
     dt = _compute_dtype(x.dtype)
     dc = _as_compute(dout, dt)
     dx = np.empty(x.shape, dtype=dt)
-    _pool_bwd_kernel(dc, arg, dx, ph == 2 and pw == 2 and s == 2)
+    _run_ranges(_pool_bwd_kernel, N * C, _elementwise_threads(x.size), (dc, arg, dx, ph == 2 and pw == 2 and s == 2),
+                blas=False)
     return dx.astype(x.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# ReLU and affine
+# ----------------------------------------------------------------------------------------------
+
+cdef void _relu_fwd(const real* x, real* out, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real v
+    for i in range(lo, hi):
+        v = x[i]
+        out[i] = 0 if v <= 0 else v          # NaN stays NaN, as np.maximum(x, 0)
+
+
+cdef void _relu_bwd(const real* dout, const real* x, real* dx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(lo, hi):
+        dx[i] = dout[i] * (1 if x[i] > 0 else 0)   # a product, as dout * (x > 0): NaN * 0 is NaN
+
+
+def _relu_fwd_kernel(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[::1] x, real[::1] out):
+    if hi > lo:
+        with nogil:
+            _relu_fwd(&x[0], &out[0], lo, hi)
+
+
+def _relu_bwd_kernel(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[::1] dout, const real[::1] x,
+                     real[::1] dx):
+    if hi > lo:
+        with nogil:
+            _relu_bwd(&dout[0], &x[0], &dx[0], lo, hi)
+
+
+def relu_forward_cpu(x):
+    """ReLU forward on the CPU, max(0, x); the contract of layers.relu_forward.
+
+    Inputs:
+    - x: input, of any shape
+
+    Returns a tuple of:
+    - out: of x's shape and dtype
+    - cache: x
+    """
+    _require_array("x", x)
+    if x.dtype not in (np.float32, np.float64):
+        return np.maximum(x, 0), x
+    xc = np.ascontiguousarray(x)
+    out = np.empty(x.shape, dtype=x.dtype)
+    _run_ranges(_relu_fwd_kernel, x.size, _elementwise_threads(x.size), (xc.reshape(-1), out.reshape(-1)),
+                blas=False)
+    return out, x
+
+
+def relu_backward_cpu(dout, cache):
+    """ReLU backward on the CPU, dout * (x > 0); the contract of layers.relu_backward.
+
+    Inputs:
+    - dout: upstream derivative, of x's shape
+    - cache: x, the input of relu_forward
+
+    Returns:
+    - dx: of x's shape and dtype
+    """
+    x = cache
+    _require_array("dout", dout)
+    require_shape("dout", dout, x.shape, "the shape of relu_forward's input")
+    if x.dtype not in (np.float32, np.float64):
+        return (dout * (x > 0)).astype(x.dtype, copy=False)
+    xc = np.ascontiguousarray(x)
+    dc = np.ascontiguousarray(dout, dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    _run_ranges(_relu_bwd_kernel, x.size, _elementwise_threads(x.size),
+                (dc.reshape(-1), xc.reshape(-1), dx.reshape(-1)), blas=False)
+    return dx
+
+
+def _affine_checks(x, w, b):
+    for name, arr in (("x", x), ("w", w), ("b", b)):
+        _require_array(name, arr)
+    require_min_ndim("x", x, 2)
+    require_ndim("w", w, 2, "(D, M)")
+    D = int(np.prod(x.shape[1:]))
+    if w.shape[0] != D:
+        raise ValueError(f"w must have shape ({D}, M) to match x of shape {x.shape} (D = {D}), got shape {w.shape}")
+    require_shape("b", b, (w.shape[1],), f"to match w of shape {w.shape}")
+    return D
+
+
+# GEMMs smaller than this many multiply-adds run on the calling thread with BLAS held to one
+# thread: waking OpenBLAS's pool for them costs more than it saves, and its idle threads then
+# spin for ~0.1 s, halving whatever parallel work (our convolutions) comes next on 2 cores.
+_AFFINE_SERIAL_MACS = 1 << 23
+
+
+def _affine_fwd_range(lo, hi, tid, x2d, w, b, out):
+    np.matmul(x2d[lo:hi], w, out=out[lo:hi])
+    out[lo:hi] += b
+
+
+def _affine_bwd_part(lo, hi, tid, nt, x2d, w, dout, dx2d, dw):
+    """Thread tid's rows of dx (split over N) and of dw (split over D)."""
+    N, D = x2d.shape
+    n0, n1 = N * tid // nt, N * (tid + 1) // nt
+    d0, d1 = D * tid // nt, D * (tid + 1) // nt
+    if n1 > n0:
+        np.matmul(dout[n0:n1], w.T, out=dx2d[n0:n1])
+    if d1 > d0:
+        np.matmul(x2d[:, d0:d1].T, dout, out=dw[d0:d1])
+
+
+def _affine_threads(N, D, M):
+    if N * D * M < _AFFINE_SERIAL_MACS:
+        return 1
+    return min(num_threads(), max(1, N))
+
+
+def _run_serial_blas1(fn, *args):
+    _blas_single_enter()
+    try:
+        fn(*args)
+    finally:
+        _blas_single_exit()
+
+
+def affine_forward_cpu(x, w, b):
+    """Affine forward on the CPU, x.reshape(N, D) @ w + b; the contract of layers.affine_forward.
+
+    Inputs:
+    - x: input, of shape (N, d_1, ..., d_k), D = d_1 * ... * d_k
+    - w: weights, of shape (D, M)
+    - b: biases, of shape (M,)
+
+    Returns a tuple of:
+    - out: of shape (N, M) and dtype np.result_type(x, w, b)
+    - cache: (x, w, b)
+
+    The rows of out are split over our threads, each calling BLAS on one thread.
+    """
+    D = _affine_checks(x, w, b)
+    N, M = x.shape[0], w.shape[1]
+    dt = np.result_type(x, w, b)
+    x2d = x.reshape(N, D)
+    wc, bc = w.astype(dt, copy=False), b.astype(dt, copy=False)
+    out = np.empty((N, M), dtype=dt)
+    nt = _affine_threads(N, D, M)
+    if nt == 1:
+        _run_serial_blas1(_affine_fwd_range, 0, N, 0, x2d, wc, bc, out)
+    else:
+        _run_ranges(_affine_fwd_range, N, nt, (x2d, wc, bc, out))
+    return out, (x, w, b)
+
+
+def affine_backward_cpu(dout, cache):
+    """Affine backward on the CPU; the contract of layers.affine_backward.
+
+    Inputs:
+    - dout: upstream derivative, of shape (N, M)
+    - cache: (x, w, b) from affine_forward
+
+    Returns a tuple of:
+    - dx: of x's shape and dtype
+    - dw: of w's shape and dtype
+    - db: of b's shape and dtype
+    """
+    x, w, b = cache
+    _require_array("dout", dout)
+    require_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of affine_forward's output")
+    N, M = dout.shape
+    D = w.shape[0]
+    dt = np.result_type(x, w, dout)
+    x2d = x.reshape(N, D).astype(dt, copy=False)
+    wc, dc = w.astype(dt, copy=False), dout.astype(dt, copy=False)
+    dx2d = np.empty((N, D), dtype=dt)
+    dw = np.empty((D, M), dtype=dt)
+    nt = _affine_threads(N, D, M)
+    if nt == 1:
+        _run_serial_blas1(_affine_bwd_part, 0, 1, 0, 1, x2d, wc, dc, dx2d, dw)
+    else:
+        _run_ranges(lambda lo, hi, tid, *a: _affine_bwd_part(lo, hi, tid, nt, *a), nt, nt,
+                    (x2d, wc, dc, dx2d, dw))
+    db = dout.sum(axis=0)
+    return (dx2d.reshape(x.shape).astype(x.dtype, copy=False), dw.astype(w.dtype, copy=False),
+            db.astype(b.dtype, copy=False))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -814,3 +1020,39 @@ def max_pool_backward_fast(dout, cache):
 
         return gpu_layers.max_pool_backward_gpu(dout, cache)
     return max_pool_backward_cpu(dout, cache)
+
+
+def relu_forward_fast(x):
+    """Same contract as layers.relu_forward; runs where x lives."""
+    if _is_cupy(x):
+        from assignment import gpu_layers
+
+        return gpu_layers.relu_forward_gpu(x)
+    return relu_forward_cpu(x)
+
+
+def relu_backward_fast(dout, cache):
+    """Same contract as layers.relu_backward; runs where dout lives."""
+    if _is_cupy(dout):
+        from assignment import gpu_layers
+
+        return gpu_layers.relu_backward_gpu(dout, cache)
+    return relu_backward_cpu(dout, cache)
+
+
+def affine_forward_fast(x, w, b):
+    """Same contract as layers.affine_forward; runs where x lives."""
+    if _is_cupy(x):
+        from assignment import gpu_layers
+
+        return gpu_layers.affine_forward_gpu(x, w, b)
+    return affine_forward_cpu(x, w, b)
+
+
+def affine_backward_fast(dout, cache):
+    """Same contract as layers.affine_backward; runs where dout lives."""
+    if _is_cupy(dout):
+        from assignment import gpu_layers
+
+        return gpu_layers.affine_backward_gpu(dout, cache)
+    return affine_backward_cpu(dout, cache)

@@ -9,10 +9,12 @@ The GPU twins are named, not imported: ``assignment.gpu_layers`` (and CuPy) are 
 when :meth:`Twin.forward` / :meth:`Twin.backward` are asked for ``"gpu"``.
 
 Calling convention shared by the three implementations (the CS231n one):
-``out, cache = forward(*arrays, param)`` and ``grads = backward(dout, cache)``, where
-``arrays`` are the differentiable inputs (in argument order) and ``param`` the op's dict
-(``conv_param``, ``pool_param``). :meth:`Twin.grads` turns a backward's result into a tuple
-with one gradient per array (``max_pool_backward`` returns ``dx`` alone).
+``out, cache = forward(*arrays, param)`` (``forward(*arrays)`` for ops without a parameter
+dict, such as affine and ReLU) and ``grads = backward(dout, cache)``, where ``arrays`` are the
+differentiable inputs (in argument order) and ``param`` the op's dict (``conv_param``,
+``pool_param``). :meth:`Twin.run_forward` and :meth:`Twin.run_oracle` hide that difference;
+:meth:`Twin.grads` turns a backward's result into a tuple with one gradient per array
+(``max_pool_backward`` and ``relu_backward`` return ``dx`` alone).
 """
 
 import importlib
@@ -34,7 +36,7 @@ class Case:
 
     - label: a short name, used as the test id and the benchmark row
     - shapes: the shapes of the differentiable inputs, in argument order
-    - params: the op's parameter dict, frozen as ``((key, value), ...)``
+    - params: the op's parameter dict, frozen as ``((key, value), ...)``; None for ops without one
     - out_shape: the forward's output shape (the shape of ``dout``)
     - ties: draw small integers instead of normal values, so that max-pool windows tie
     """
@@ -47,8 +49,8 @@ class Case:
 
     @property
     def param(self):
-        """A fresh parameter dict (callers may keep or modify it)."""
-        return dict(self.params)
+        """A fresh parameter dict (callers may keep or modify it), or None."""
+        return None if self.params is None else dict(self.params)
 
     def draw(self, dtype=np.float64, seed=231):
         """``(arrays, dout)`` of ``dtype``, the same values for every dtype and every call."""
@@ -68,6 +70,17 @@ def conv_case(label, x_shape, w_shape, stride, pad):
     out = conv_output_shape(x_shape, w_shape, (w_shape[0],), stride, pad)
     return Case(label, (tuple(x_shape), tuple(w_shape), (w_shape[0],)),
                 (("stride", stride), ("pad", pad)), out)
+
+
+def affine_case(label, x_shape, M):
+    D = 1
+    for d in x_shape[1:]:
+        D *= d
+    return Case(label, (tuple(x_shape), (D, M), (M,)), None, (x_shape[0], M))
+
+
+def relu_case(label, x_shape, ties=False):
+    return Case(label, (tuple(x_shape),), None, tuple(x_shape), ties)
 
 
 def pool_case(label, x_shape, pool_height, pool_width, stride, ties=False):
@@ -120,6 +133,16 @@ class Twin:
             gpu_layers = importlib.import_module("assignment.gpu_layers")
             return getattr(gpu_layers, getattr(self, f"gpu_{which}"))
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+
+    def run_forward(self, impl, arrays, param):
+        """``forward(*arrays, param)``, or ``forward(*arrays)`` for an op without a param dict."""
+        fn = self.forward(impl)
+        return fn(*arrays) if param is None else fn(*arrays, param)
+
+    def run_oracle(self, oracles, arrays, param, dout):
+        """The oracle's ``(out, grads)`` (``oracles`` is tests/oracles.py, passed in: no torch here)."""
+        fn = getattr(oracles, self.oracle)
+        return fn(*arrays, dout) if param is None else fn(*arrays, param, dout)
 
     def grads(self, result):
         """A backward's result as a tuple of gradients, one per array input."""
@@ -200,5 +223,51 @@ MAX_POOL = Twin(
     n_grads=1,
 )
 
-TWINS = (CONV, MAX_POOL)
+AFFINE = Twin(
+    name="affine",
+    naive_forward=layers.affine_forward,
+    naive_backward=layers.affine_backward,
+    cpu_forward=fast_layers.affine_forward_fast,
+    cpu_backward=fast_layers.affine_backward_fast,
+    gpu_forward="affine_forward_gpu",
+    gpu_backward="affine_backward_gpu",
+    oracle="affine",
+    tolerance=_TOLERANCE,
+    cases=(
+        affine_case("2d", (5, 7), 3),
+        affine_case("N1-4d", (1, 2, 3, 4), 5),
+        affine_case("threaded-rows", (64, 300), 500),  # above the serial size: rows split over threads
+        affine_case("threaded-N3", (3, 4096), 1024),  # fewer rows than most splits
+    ),
+    bench_cases=(
+        affine_case("DeepConvNet affine1 (100,64,4,4)->50", (100, 64, 4, 4), 50),
+        affine_case("FC (100,3072)->1024", (100, 3072), 1024),
+    ),
+    n_grads=3,
+)
+
+RELU = Twin(
+    name="relu",
+    naive_forward=layers.relu_forward,
+    naive_backward=layers.relu_backward,
+    cpu_forward=fast_layers.relu_forward_fast,
+    cpu_backward=fast_layers.relu_backward_fast,
+    gpu_forward="relu_forward_gpu",
+    gpu_backward="relu_backward_gpu",
+    oracle="relu",
+    tolerance=_TOLERANCE,
+    cases=(
+        relu_case("2d", (4, 5)),
+        relu_case("4d-N1", (1, 3, 5, 7)),
+        relu_case("threaded", (8, 16, 28, 28)),  # above the serial size
+        relu_case("ties-at-zero", (3, 4, 5), ties=True),
+    ),
+    bench_cases=(
+        relu_case("DeepConvNet relu1 (100,16,28,28)", (100, 16, 28, 28)),
+        relu_case("DeepConvNet relu6 (100,64,8,8)", (100, 64, 8, 8)),
+    ),
+    n_grads=1,
+)
+
+TWINS = (CONV, MAX_POOL, AFFINE, RELU)
 BY_NAME = MappingProxyType({t.name: t for t in TWINS})

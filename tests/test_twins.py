@@ -15,7 +15,7 @@ import pytest
 
 from assignment import fast_layers, layers
 from assignment.gradient_check import rel_error
-from assignment.registry import IMPLS, TWINS
+from assignment.registry import AFFINE, IMPLS, TWINS
 
 DTYPES = (np.float32, np.float64)
 GRID = [(twin, case) for twin in TWINS for case in twin.cases]
@@ -47,10 +47,10 @@ def _run(twin, impl, arrays, param, dout):
     """Forward then backward with one implementation; numpy in, numpy out."""
     if impl == "gpu":
         cupy = _require_gpu()
-        out, cache = twin.forward("gpu")(*[cupy.asarray(a) for a in arrays], param)
+        out, cache = twin.run_forward("gpu", [cupy.asarray(a) for a in arrays], param)
         grads = twin.grads(twin.backward("gpu")(cupy.asarray(dout), cache))
         return cupy.asnumpy(out), tuple(cupy.asnumpy(g) for g in grads)
-    out, cache = twin.forward(impl)(*arrays, param)
+    out, cache = twin.run_forward(impl, arrays, param)
     return out, twin.grads(twin.backward(impl)(dout, cache))
 
 
@@ -68,7 +68,7 @@ def test_twin_agrees_with_torch_and_naive(twin, case, impl, dtype, oracles):
     arrays, dout = case.draw(dtype)
     before = [a.copy() for a in (*arrays, dout)]
     param = case.param
-    want_out, want_grads = getattr(oracles, twin.oracle)(*arrays, case.param, dout)
+    want_out, want_grads = twin.run_oracle(oracles, arrays, case.param, dout)
 
     out, grads = _run(twin, impl, arrays, param, dout)
 
@@ -147,6 +147,9 @@ def test_blas_thread_limit_is_restored():
     arrays, dout = case.draw(np.float32)
     out, cache = fast_layers.conv_forward_fast(*arrays, case.param)
     fast_layers.conv_backward_fast(dout, cache)
+    (x, w, b), dout = AFFINE.cases[2].draw(np.float32)
+    out, cache = fast_layers.affine_forward_fast(x, w, b)
+    fast_layers.affine_backward_fast(dout, cache)
     after = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
     assert after == before
 
@@ -243,6 +246,10 @@ class _FakeCupyArray:
         ("conv_backward_fast", "conv_backward_gpu", 2),
         ("max_pool_forward_fast", "max_pool_forward_gpu", 2),
         ("max_pool_backward_fast", "max_pool_backward_gpu", 2),
+        ("affine_forward_fast", "affine_forward_gpu", 3),
+        ("affine_backward_fast", "affine_backward_gpu", 2),
+        ("relu_forward_fast", "relu_forward_gpu", 1),
+        ("relu_backward_fast", "relu_backward_gpu", 2),
     ],
 )
 def test_cupy_arrays_dispatch_to_gpu_layers(fast_name, gpu_name, nargs, monkeypatch):
