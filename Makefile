@@ -31,3 +31,7 @@ lint: $(VENV)/.installed-dev
 
 clean:
 	rm -rf build assignment/fast_layers.c assignment/*.so $(VENV)
+
+.PHONY: bench
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/bench_layers.py --write

@@ -308,3 +308,42 @@ def test_cs231n_cell18_pool_fast_matches_naive():
     # The notebook: "the relative errors should be close to 0.0".
     assert rel_error(out_naive, out_fast) == 0.0
     assert rel_error(dx_naive, dx_fast) == 0.0
+
+
+def test_relu_nan_and_inf_follow_the_naive_rules():
+    x = np.array([[np.nan, -np.inf, np.inf, -1.0, 0.0, 2.0]] * 8000, dtype=np.float32)  # threaded size
+    dout = np.array([[1.0, np.nan, np.inf, np.inf, 3.0, -2.0]] * 8000, dtype=np.float32)
+    out, cache = fast_layers.relu_forward_fast(x)
+    want_out, want_cache = layers.relu_forward(x)
+    np.testing.assert_array_equal(out, want_out)
+    with np.errstate(invalid="ignore"):  # inf * 0 in the naive product
+        want_dx = layers.relu_backward(dout, want_cache)
+    np.testing.assert_array_equal(fast_layers.relu_backward_fast(dout, cache), want_dx)
+
+
+BAD_AFFINE = [
+    ("w-rows", (4, 3, 2), (5, 7), (7,)),
+    ("b-shape", (4, 6), (6, 7), (6,)),
+    ("x-1d", (6,), (6, 7), (7,)),
+    ("w-3d", (4, 6), (6, 7, 1), (7,)),
+]
+
+
+@pytest.mark.parametrize(("label", "xs", "ws", "bs"), BAD_AFFINE, ids=[c[0] for c in BAD_AFFINE])
+def test_affine_bad_input_raises_the_naive_error(label, xs, ws, bs):
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s) for s in (xs, ws, bs))
+    assert _message(fast_layers.affine_forward_fast, x, w, b) == _message(layers.affine_forward, x, w, b)
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda t: t.name)
+def test_blas_hold_is_released_after_every_twin(twin):
+    """Each parallel section that holds BLAS to one thread lets go of it (the hold is counted)."""
+    from threadpoolctl import threadpool_limits
+
+    case = twin.bench_cases[-1]
+    arrays, dout = case.draw(np.float32)
+    with threadpool_limits(limits=2):
+        out, cache = twin.run_forward("cpu", arrays, case.param)
+        twin.backward("cpu")(dout, cache)
+    assert fast_layers._blas_depth == 0
