@@ -1,6 +1,6 @@
-"""`make demo`: train a softmax classifier on the embedded Fashion-MNIST subset, for real.
+"""The linear demo: train a softmax classifier on the embedded Fashion-MNIST subset, for real.
 
-    python -m assignment.demo [--epochs 15] [--lr 0.5] [--out runs/demo] ...
+    python -m assignment.linear_demo [--epochs 15] [--lr 0.5] [--out runs/linear_demo] ...
 
 Runs offline in seconds: minibatch SGD over a few epochs with a progress bar, train and
 validation accuracy and throughput (images per second) after each epoch, the test accuracy
@@ -12,10 +12,7 @@ The training loop is kept here on purpose, short and visible; the Solver
 """
 
 import argparse
-import io
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,10 +21,11 @@ from tqdm import tqdm
 
 from assignment import data_utils
 from assignment.classifiers.linear import Softmax
+from assignment.io_utils import atomic_open, write_npz
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m assignment.demo", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m assignment.linear_demo", description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=15, help="passes over the training set (default 15)")
     p.add_argument("--batch-size", type=int, default=200, help="examples per SGD step (default 200)")
     p.add_argument("--lr", type=float, default=0.5, help="SGD learning rate (default 0.5)")
@@ -36,7 +34,7 @@ def parse_args(argv=None):
     p.add_argument("--reg-type", choices=["l2", "l1"], default="l2")
     p.add_argument("--num-train", type=int, default=None, help="use only this many training images")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization and the shuffling")
-    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    p.add_argument("--out", default="runs/linear_demo", help="output folder (default runs/linear_demo)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     for name in ("epochs", "batch_size"):
@@ -45,23 +43,6 @@ def parse_args(argv=None):
     if args.lr <= 0:
         p.error("--lr must be positive")
     return args
-
-
-def _write_atomically(path, write):
-    """Call write(f) on a temporary file beside path, then move it over path (os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def accuracy(model, X, y, batch_size=1000):
@@ -135,9 +116,8 @@ def save_plot(history, path, title):
     ax_acc.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    _write_atomically(path, lambda f: f.write(buf.getvalue()))
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
 
 
 def main(argv=None):
@@ -178,7 +158,7 @@ def main(argv=None):
         "val_acc_history": np.array(history["val_acc"]),
         "test_acc": np.array(test_acc),
     }
-    _write_atomically(weights_path, lambda f: np.savez_compressed(f, **arrays))
+    write_npz(weights_path, arrays)
     print(f"wrote {plot_path} and {weights_path} ({time.perf_counter() - start:.1f} s in all)")
     return {
         "train_acc": history["train_acc"][-1], "val_acc": history["val_acc"][-1], "test_acc": test_acc,

@@ -1,4 +1,4 @@
-"""`make demo` (python -m assignment.demo): real training into a folder of our choosing."""
+"""The linear demo (python -m assignment.linear_demo): real training into a folder of our choosing."""
 
 import re
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assignment import demo
+from assignment import linear_demo as demo
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,12 +46,12 @@ def test_demo_is_deterministic(tmp_path, capsys):
 
 def test_demo_command_line(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "assignment.demo", "--epochs", "1", "--out", str(tmp_path)],
+        [sys.executable, "-m", "assignment.linear_demo", "--epochs", "1", "--out", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"test acc 0\.[5-9]", proc.stdout), proc.stdout
     assert (tmp_path / "history.png").is_file() and (tmp_path / "softmax_weights.npz").is_file()
-    bad = subprocess.run([sys.executable, "-m", "assignment.demo", "--epochs", "0"],
+    bad = subprocess.run([sys.executable, "-m", "assignment.linear_demo", "--epochs", "0"],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--epochs" in bad.stderr
