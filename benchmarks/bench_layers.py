@@ -6,9 +6,11 @@ For every row of ``assignment.registry`` (the DeepConvNet convolutions and pools
 1x28x28 Fashion-MNIST, the CS231n notebook's cell shapes), forward + backward, at each thread
 count and dtype, all in one process and one run:
 
-- ours: ``conv_forward_fast`` + ``conv_backward_fast`` (resp. max-pool), numpy arrays in;
-- torch: ``F.conv2d`` / ``F.max_pool2d`` forward + ``torch.autograd.grad`` for every input
-  (dx included, as the naive contract returns it), ``torch.set_num_threads``;
+- ours: ``conv_forward_fast`` + ``conv_backward_fast`` (resp. max-pool, affine, ReLU), numpy
+  arrays in;
+- torch: ``F.conv2d`` / ``F.max_pool2d`` / ``x @ w + b`` / ``torch.relu`` forward +
+  ``torch.autograd.grad`` for every input (dx included, as the naive contract returns it),
+  ``torch.set_num_threads``;
 - naive: ``assignment.layers`` on the same shapes (measured, never extrapolated);
 - GEMM: the three ``np.matmul`` calls of an im2col convolution at its shapes
   ((F, K) @ (K, N*P), (F, N*P) @ (N*P, K), (K, F) @ (F, N*P) with K = C*HH*WW, P = H'*W'),
@@ -32,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report import update_section  # noqa: E402
 
 from assignment import fast_layers  # noqa: E402
-from assignment.registry import CONV, DEEPCONVNET_CONVS, MAX_POOL, TWINS  # noqa: E402
+from assignment.registry import AFFINE, CONV, DEEPCONVNET_CONVS, MAX_POOL, RELU, TWINS  # noqa: E402
 
 SECTION = "fast-layers"
 # Issue 4's figures for CS231n's fast layers on this machine kind (2 threads): NOT measured here.
@@ -62,7 +64,7 @@ def ours_step(twin, case, dtype):
     param = case.param
 
     def step():
-        out, cache = twin.cpu_forward(*arrays, param)
+        out, cache = twin.run_forward("cpu", arrays, param)
         return twin.cpu_backward(dout, cache)
 
     return step
@@ -73,7 +75,7 @@ def naive_step(twin, case, dtype):
     param = case.param
 
     def step():
-        out, cache = twin.naive_forward(*arrays, param)
+        out, cache = twin.run_forward("naive", arrays, param)
         return twin.naive_backward(dout, cache)
 
     return step
@@ -91,6 +93,13 @@ def torch_step(torch, twin, case, dtype):
     elif twin is MAX_POOL:
         def forward():
             return F.max_pool2d(leaves[0], (p["pool_height"], p["pool_width"]), stride=p["stride"])
+    elif twin is AFFINE:
+        def forward():
+            x, w, b = leaves
+            return x.reshape(x.shape[0], -1) @ w + b
+    elif twin is RELU:
+        def forward():
+            return torch.relu(leaves[0])
     else:
         raise ValueError(f"no PyTorch peer for {twin.name}")
 
@@ -230,8 +239,8 @@ def markdown(results, args, command, load_before, load_after):
         f"{load_before:.2f} before, {load_after:.2f} after the run.",
         "",
         f"Forward + backward per call, minimum of {args.repeats} timed calls after a warm-up "
-        f"(naive: {args.naive_repeats}). *torch* is `F.conv2d` / `F.max_pool2d` + `autograd.grad` "
-        "for every input; *GEMM* is the im2col convolution's three `np.matmul` calls alone at their "
+        f"(naive: {args.naive_repeats}). *torch* is `F.conv2d` / `F.max_pool2d` / `x @ w + b` / `relu` "
+        "+ `autograd.grad` for every input; *GEMM* is the im2col convolution's three `np.matmul` calls alone at their "
         "shapes. Ratios below 1 mean ours is faster.",
         "",
         "### Targets (issue 4, 2 threads)",
