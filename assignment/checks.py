@@ -88,7 +88,7 @@ def conv_output_shape(x_shape, w_shape, b_shape, stride, pad):
         )
     if (Hp - HH) % stride or (Wp - WW) % stride:
         raise ValueError(
-            f"stride {stride} does not tile the padded input: x shape {tuple(x_shape)}, "
+            f"conv_param['stride'] = {stride} does not tile the padded input: x shape {tuple(x_shape)}, "
             f"w shape {tuple(w_shape)}, pad {pad} give (H + 2*pad - HH, W + 2*pad - WW) = "
             f"({Hp - HH}, {Wp - WW}), which must both be divisible by the stride"
         )
@@ -109,7 +109,7 @@ def pool_output_shape(x_shape, pool_height, pool_width, stride):
         )
     if (H - pool_height) % stride or (W - pool_width) % stride:
         raise ValueError(
-            f"stride {stride} does not tile the input: x shape {tuple(x_shape)} with a "
+            f"pool_param['stride'] = {stride} does not tile the input: x shape {tuple(x_shape)} with a "
             f"{pool_height}x{pool_width} window leaves (H - PH, W - PW) = ({H - pool_height}, "
             f"{W - pool_width}), which must both be divisible by the stride"
         )

@@ -107,9 +107,9 @@ def test_loss_twins_on_numpy_agree_with_naive(loss):
 
 def test_twins_raise_the_naive_errors():
     x = np.zeros((1, 1, 5, 5))
-    with pytest.raises(ValueError, match="stride 2 does not tile"):
+    with pytest.raises(ValueError, match=r"_param\['stride'\] = 2 does not tile"):
         gpu_layers.conv_forward_gpu(x, np.zeros((1, 1, 2, 2)), np.zeros(1), {"stride": 2, "pad": 0})
-    with pytest.raises(ValueError, match="stride 2 does not tile"):
+    with pytest.raises(ValueError, match=r"_param\['stride'\] = 2 does not tile"):
         gpu_layers.max_pool_forward_gpu(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
     with pytest.raises(ValueError, match="labels"):
         gpu_layers.softmax_loss_gpu(np.zeros((2, 3)), np.array([0, 3]))
