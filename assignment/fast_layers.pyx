@@ -34,6 +34,7 @@ cimport cython
 from libc.string cimport memcpy, memset
 cimport openmp
 
+import itertools
 import threading
 
 import numpy as np
@@ -405,28 +406,37 @@ def _col2im_batch(const real[:, :, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t 
 # ----------------------------------------------------------------------------------------------
 
 
-def _conv_fwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, ::1] x, wb, out3,
-                    list bufs, geom):
-    """out3[n0:n1] = wb @ im2col(x[n0:n1]), chunk by chunk; bufs[tid] is this thread's cols."""
+def _conv_fwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, ::1] x, wb, out3,
+                    list bufs, geom, chunks):
+    """Take chunks of images off ``chunks`` until none is left: out3[i:e] = wb @ im2col(x[i:e]).
+
+    ``chunks`` is shared by the threads (next() on it is atomic under the GIL), so a thread
+    slowed down by the machine does fewer chunks; bufs[tid] is this thread's cols.
+    """
     cdef Py_ssize_t HH, WW, s, pad, Ho, Wo
     HH, WW, s, pad, Ho, Wo, blocks = geom
     cols_arr = bufs[tid]
     cdef real[:, :, ::1] cols = cols_arr
-    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], N = x.shape[0]
     cdef Py_ssize_t m = cols.shape[0], i, e, j
-    i = n0
-    while i < n1:
-        e = min(i + m, n1)
+    while True:
+        i = next(chunks) * m
+        if i >= N:
+            return
+        e = min(i + m, N)
         with nogil:
             for j in range(e - i):
                 _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, pad, Ho, Wo)
         _matmul_blocks(wb, cols_arr[: e - i], out3[i:e], blocks)
-        i = e
 
 
-def _conv_bwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, ::1] x,
-                    const real[:, :, :, ::1] dout, wdx, real[:, :, :, ::1] dx, list bufs, geom):
-    """Accumulate this range's [dw | db]^T into bufs[tid]'s accumulator and write dx[n0:n1].
+def _conv_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, ::1] x,
+                    const real[:, :, :, ::1] dout, wdx, real[:, :, :, ::1] dx, list bufs, geom, chunks,
+                    real[:, :, ::1] slots):
+    """Take chunks of images off ``chunks``: write dx[i:e], and chunk c's [dw | db]^T into slots[c].
+
+    One slot per chunk (summed in chunk order afterwards) keeps dw and db bit-identical
+    whichever thread took which chunk.
 
     dx either as a gather (stride 1: dx[n] = wdx @ im2col(dout[n]) with the flipped filters,
     lands in (C, H, W) order) or as a scatter (dcols = wdx @ dout[n], then col2im).
@@ -434,20 +444,23 @@ def _conv_bwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, :
     cdef Py_ssize_t HH, WW, s, pad, Ho, Wo
     cdef bint gather
     HH, WW, s, pad, Ho, Wo, gather, blocks, row_blocks = geom
-    cols_arr, dcols_arr, part_arr, acc_arr, dT_arr = bufs[tid]
+    cols_arr, dcols_arr, part_arr, dT_arr = bufs[tid]
     cdef real[:, :, ::1] cols = cols_arr
     cdef real[:, :, ::1] dcols = dcols_arr
     cdef real[:, :, ::1] part = part_arr
-    cdef real[:, ::1] acc = acc_arr
     cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], F = dout.shape[1]
     cdef Py_ssize_t m = cols.shape[0], i, e, j
     cdef Py_ssize_t part_size = part.shape[1] * part.shape[2]
     cdef Py_ssize_t N = x.shape[0], P = Ho * Wo
     dout3 = np.asarray(dout).reshape(N, F, P)
     dx3 = np.asarray(dx).reshape(N, C, H * W)
-    i = n0
-    while i < n1:
-        e = min(i + m, n1)
+    cdef Py_ssize_t c
+    while True:
+        c = next(chunks)
+        i = c * m
+        if i >= N:
+            return
+        e = min(i + m, N)
         with nogil:
             for j in range(e - i):
                 _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, pad, Ho, Wo)
@@ -460,7 +473,7 @@ def _conv_bwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, :
         for r0, r1 in row_blocks:
             np.matmul(cols_arr[: e - i, r0:r1], dT, out=part_arr[: e - i, r0:r1])
         with nogil:
-            _add_rows(&acc[0, 0], &part[0, 0, 0], e - i, part_size)
+            _add_rows(&slots[c, 0, 0], &part[0, 0, 0], e - i, part_size)
         if gather:
             with nogil:
                 for j in range(e - i):
@@ -472,7 +485,6 @@ def _conv_bwd_range(Py_ssize_t n0, Py_ssize_t n1, int tid, const real[:, :, :, :
             with nogil:
                 for j in range(e - i):
                     _col2im_img(&dcols[j, 0, 0], &dx[i + j, 0, 0, 0], C, H, W, HH, WW, s, pad, Ho, Wo)
-        i = e
 
 
 # OpenBLAS (numpy's wheels) runs GEMMs with M*N*K below about 1e6 through unpacked "small
@@ -501,8 +513,8 @@ def _matmul_blocks(a, b, out, blocks):
 
 
 def _chunk_images(N, n_threads, bytes_per_image):
-    """Images per chunk: as many as fit _CHUNK_BYTES, at least one, at most one thread's share."""
-    share = max(1, -(-N // max(1, n_threads)))
+    """Images per chunk: as many as fit _CHUNK_BYTES, at least one, and at least 4 chunks per thread."""
+    share = max(1, -(-N // (4 * max(1, n_threads))))
     return int(max(1, min(share, _CHUNK_BYTES // max(1, bytes_per_image))))
 
 
@@ -541,7 +553,7 @@ def conv_forward_cpu(x, w, b, conv_param):
             cols[:, K, :] = 1
             bufs.append(cols)
         geom = (HH, WW, s, pad, Ho, Wo, _column_blocks(F, K + 1, P))
-        _run_ranges(_conv_fwd_range, N, nt, (xc, wb, out.reshape(N, F, P), bufs, geom))
+        _run_ranges(_conv_fwd_range, nt, nt, (xc, wb, out.reshape(N, F, P), bufs, geom, itertools.count()))
     if out.dtype != out_dtype:
         out = out.astype(out_dtype)
     return out, (x, w, b, conv_param)
@@ -591,15 +603,14 @@ def conv_backward_cpu(dout, cache):
             cols = np.empty((m, K + 1, P), dtype=dt)
             cols[:, K, :] = 1
             bufs.append((cols, np.empty((m,) + dcols_shape, dtype=dt), np.empty((m, K + 1, F), dtype=dt),
-                         np.zeros((K + 1, F), dtype=dt),
                          # dout^T copied contiguous (faster GEMM) unless the GEMM is tiny next to it
                          np.empty((m, P, F), dtype=dt) if K + 1 >= F else None))
         blocks = _column_blocks(wdx.shape[0], wdx.shape[1], dcols_shape[1])
         # [dw | db]^T = cols @ dout^T, cut into row blocks of cols for the same small-GEMM reason
         geom = (HH, WW, s, pad, Ho, Wo, gather, blocks, _column_blocks(P, F, K + 1))
-        _run_ranges(_conv_bwd_range, N, nt, (xc, dc, wdx, dx, bufs, geom))
-        for buf in bufs:
-            acc_total += buf[3]
+        slots = np.zeros((-(-N // m), K + 1, F), dtype=dt)
+        _run_ranges(_conv_bwd_range, nt, nt, (xc, dc, wdx, dx, bufs, geom, itertools.count(), slots))
+        acc_total = slots.sum(axis=0)
     dw = acc_total[:K].T.reshape(w.shape).astype(w.dtype)
     db = acc_total[K].astype(b.dtype)
     return dx.astype(x.dtype, copy=False), dw, db

@@ -347,3 +347,19 @@ def test_blas_hold_is_released_after_every_twin(twin):
         out, cache = twin.run_forward("cpu", arrays, case.param)
         twin.backward("cpu")(dout, cache)
     assert fast_layers._blas_depth == 0
+
+
+def test_conv_backward_is_bitwise_repeatable_with_threads():
+    """Threads take chunks dynamically; dw and db are still summed in one fixed order."""
+    from threadpoolctl import threadpool_limits
+
+    case = TWINS[0].bench_cases[4]  # (100, 32, 8, 8): many chunks per thread
+    arrays, dout = case.draw(np.float32)
+    runs = []
+    with threadpool_limits(limits=2):
+        for _ in range(3):
+            out, cache = fast_layers.conv_forward_fast(*arrays, case.param)
+            runs.append((out, *fast_layers.conv_backward_fast(dout, cache)))
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
