@@ -788,14 +788,17 @@ def max_pool_backward_cpu(dout, cache):
 
     Inputs:
     - dout: upstream derivative, of shape (N, C, H', W')
-    - cache: (x, pool_param, argmax) from max_pool_forward_cpu
+    - cache: (x, pool_param, argmax) from max_pool_forward_cpu, or the naive (x, pool_param)
 
     Returns:
     - dx: of x's shape and dtype; each window's derivative goes to its first max (row-major),
       and overlapping windows add up.
     """
-    if not isinstance(cache, tuple) or len(cache) != 3:
-        raise ValueError("cache must be the (x, pool_param, argmax) returned by max_pool_forward_fast")
+    if not isinstance(cache, tuple) or len(cache) not in (2, 3):
+        raise ValueError("cache must be the (x, pool_param, argmax) of max_pool_forward_fast "
+                         "or the (x, pool_param) of max_pool_forward_naive")
+    if len(cache) == 2:  # the naive cache: find the argmax again
+        cache = max_pool_forward_cpu(*cache)[1]
     x, pool_param, arg = cache
     out_shape, ph, pw, s = _pool_geometry(x, pool_param)
     N, C = out_shape[:2]

@@ -363,3 +363,15 @@ def test_conv_backward_is_bitwise_repeatable_with_threads():
     for other in runs[1:]:
         for a, b in zip(runs[0], other, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda t: t.name)
+def test_fast_backward_takes_the_naive_cache(twin):
+    """A model may mix tables: each fast backward accepts its naive forward's cache."""
+    for case in twin.cases[:3]:
+        arrays, dout = case.draw(np.float64)
+        _, cache = twin.run_forward("naive", arrays, case.param)
+        got = twin.grads(twin.backward("cpu")(dout, cache))
+        want = twin.grads(twin.backward("naive")(dout, cache))
+        for g, w in zip(got, want, strict=True):
+            _assert_close(g, w, 1e-12, f"{twin.name} {case.label}")
