@@ -296,8 +296,7 @@ cdef void _im2col_img(const real* x, real* cols, Py_ssize_t C, Py_ssize_t H, Py_
                         for ow in range(lo):
                             row[ow] = 0
                         if s == 1:
-                            for ow in range(lo, hi):
-                                row[ow] = src[ow + off]
+                            memcpy(row + lo, src + lo + off, (hi - lo) * sizeof(real))
                         else:
                             for ow in range(lo, hi):
                                 row[ow] = src[ow * s + off]
