@@ -14,6 +14,7 @@ The student tree ships only ``check``; ``release`` and ``grade`` are the instruc
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _release(args):
@@ -40,15 +41,14 @@ def _check(args):
 
 
 def _instructor_only(verb):
+    module = {"release": "release.py", "grade": "grade.py"}[verb]
+
     def run(args):
-        try:
-            return {"release": _release, "grade": _grade}[verb](args)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("grader."):
-                print(f"`python -m grader {verb}` is an instructor command, not part of the student tree; "
-                      f"use `python -m grader check`.", file=sys.stderr)
-                return 2
-            raise
+        if not (Path(__file__).resolve().parent / module).exists():
+            print(f"`python -m grader {verb}` is an instructor command, not part of the student tree; "
+                  f"use `python -m grader check`.", file=sys.stderr)
+            return 2
+        return {"release": _release, "grade": _grade}[verb](args)
 
     return run
 

@@ -17,7 +17,8 @@ Visibility:
   optimizer steps from a fresh state, regularization on. Hard-coding printed values earns
   nothing.
 
-Cases are grouped: one worker process runs a whole group (``GROUPS``). Points: public cases
+Cases are grouped by the student module they grade (``GROUPS``): one worker process runs a
+whole group, so that a module that crashes or hangs at import costs only its own cases. Points: public cases
 1, hidden cases 2 (3 for model gradients).
 """
 
@@ -47,10 +48,7 @@ def derive_seed(secret, name):
 
 # group -> the student modules (relative to assignment/) its cases import
 GROUPS = {
-    "layers_basic": ("layers.py",),
-    "norm": ("layers.py",),
-    "dropout": ("layers.py",),
-    "conv_pool": ("layers.py",),
+    "layers": ("layers.py",),
     "optim": ("optim.py",),
     "models_fc": ("layers.py", "classifiers/base.py", "classifiers/fc_net.py"),
     "models_cnn": ("layers.py", "classifiers/base.py", "classifiers/cnn.py"),
@@ -74,7 +72,7 @@ def _entries():
         E.append((name, target, group, recipe, vis, tol, hint, shape, params or {}, points))
 
     # --- affine, relu, losses ------------------------------------------------------------------
-    g = "layers_basic"
+    g = "layers"
     add("affine_forward.p1", L + "affine_forward", g, "affine_forward", "public", TOL_FORWARD,
         "out = x flattened to (N, D), times w, plus b.", {"x": (2, 4, 5, 6), "M": 3})
     add("affine_forward.h1", L + "affine_forward", g, "affine_forward", "hidden", TOL_FORWARD,
@@ -110,7 +108,7 @@ def _entries():
         {"N": 4, "C": 3, "scale": 5.0, "offset": 1000.0})
 
     # --- normalization -------------------------------------------------------------------------
-    g = "norm"
+    g = "layers"
     bn_hint = "Train mode: batch mean and BIASED variance (1/N); running = momentum * running + (1 - momentum) * batch."
     add("batchnorm_forward.p1", L + "batchnorm_forward", g, "batchnorm_forward", "public", TOL_FORWARD,
         bn_hint, {"x": (8, 3)}, {"mode": "train"})
@@ -161,7 +159,7 @@ def _entries():
         {"x": (2, 4, 2, 3)}, {"G": 4})
 
     # --- dropout -------------------------------------------------------------------------------
-    g = "dropout"
+    g = "layers"
     add("dropout_forward.p1", L + "dropout_forward", g, "dropout_forward", "public", TOL_FORWARD,
         "Keep a unit when rng.random(x.shape) < p, and scale the kept units by 1 / p.", {"x": (10, 10)},
         {"p": 0.5, "mode": "train"})
@@ -179,7 +177,7 @@ def _entries():
         "In test mode dx = dout.", {"x": (3, 4)}, {"p": 0.4, "mode": "test"})
 
     # --- convolution and pooling ---------------------------------------------------------------
-    g = "conv_pool"
+    g = "layers"
     conv_hint = "Zero-pad x by pad on each side; windows start every stride pixels; do not flip the filter."
     add("conv_forward_naive.p1", L + "conv_forward_naive", g, "conv_forward", "public", TOL_FORWARD, conv_hint,
         {"x": (2, 3, 4, 4), "w": (3, 3, 4, 4)}, {"stride": 2, "pad": 1})
@@ -239,9 +237,9 @@ def _entries():
     # --- fully connected models ----------------------------------------------------------------
     g = "models_fc"
     l2 = "L2 regularization: 0.5 * reg * sum(W ** 2) over the weight matrices only (Model._add_l2)."
-    add("TwoLayerNet.loss.p1", "assignment.classifiers.fc_net.TwoLayerNet.loss", g, "model_loss", "public",
-        TOL_MODEL, "affine - relu - affine - softmax; check each gradient numerically.",
-        {"N": 3, "D": 5, "H": 6, "C": 4}, {"model": "TwoLayerNet", "reg": 0.0})
+    add("TwoLayerNet.loss.p1", "assignment.classifiers.fc_net.TwoLayerNet.loss (and Model._add_l2)", g, "model_loss",
+        "public", TOL_MODEL, "affine - relu - affine - softmax, plus " + l2,
+        {"N": 3, "D": 5, "H": 6, "C": 4}, {"model": "TwoLayerNet", "reg": 0.25})
     add("TwoLayerNet.loss.h1", "assignment.classifiers.fc_net.TwoLayerNet.loss (and Model._add_l2)", g,
         "model_loss", "hidden", TOL_MODEL, l2, {"N": 4, "D": 6, "H": 5, "C": 3},
         {"model": "TwoLayerNet", "reg": 0.7}, points=3.0)
@@ -289,7 +287,7 @@ def _entries():
         {"N": 2, "input_dim": (1, 4, 4), "hidden": 6, "C": 3}, {"model": "DeepConvNet", "reg": 0.0, "keep": 1.0})
     add("DeepConvNet.loss.h1", "assignment.classifiers.cnn.DeepConvNet.loss (and Model._add_l2)", g, "model_loss",
         "hidden", TOL_MODEL, l2 + " Dropout after the hidden affine - relu only.",
-        {"N": 3, "input_dim": (2, 4, 4), "hidden": 5, "C": 4}, {"model": "DeepConvNet", "reg": 0.3, "keep": 0.5},
+        {"N": 3, "input_dim": (2, 4, 4), "hidden": 8, "C": 4}, {"model": "DeepConvNet", "reg": 0.3, "keep": 0.5},
         points=3.0)
     add("DeepConvNet.loss.h2", "assignment.classifiers.cnn.DeepConvNet.loss", g, "model_loss", "hidden",
         TOL_MODEL, "Each convolution uses its own conv_param (conv4 pads 2).",
@@ -460,7 +458,11 @@ def _model_inputs(rng, spec, params):
     for name, shape in shapes.items():
         if name.startswith("W"):
             fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
-            arrays[f"param_{name}"] = rng.standard_normal(shape) * (1.5 / np.sqrt(fan_in))
+            w = rng.standard_normal(shape) * (1.5 / np.sqrt(fan_in))
+            # Each unit's weights sum to zero: after a ReLU every input is >= 0, and a unit whose
+            # weights do not cancel would see the same sign for every example (dead for the batch).
+            axes = tuple(range(1, len(shape))) if len(shape) == 4 else (0,)
+            arrays[f"param_{name}"] = w - w.mean(axis=axes, keepdims=True)
         elif name.startswith("gamma"):
             arrays[f"param_{name}"] = 1.0 + 0.2 * rng.standard_normal(shape)
         else:

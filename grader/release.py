@@ -424,6 +424,22 @@ def step_leaks(ctx):
         shown = "\n".join(f"  {p}:{n}: {line.strip()}  (from {w})" for p, n, line, w in leaks[:20])
         raise RuntimeError(f"{len(leaks)} solution line(s) leaked into {ctx.student}:\n{shown}")
     ctx.log.append(f"leak check: {len(forbidden_lines(ctx.root))} solution lines, none under {ctx.student}")
+    for rel, lines in given_away(ctx.root).items():
+        ctx.log.append(f"warning: {len(lines)} solution lines also appear, outside any solution region, in {rel} "
+                       f"(released to students), e.g. {lines[0]!r}")
+
+
+def given_away(root):
+    """{released file: [solution lines it holds outside any region]}: what students receive anyway."""
+    files = [f for f in released_files(root) if not f.startswith("tests/")]
+    solution = solution_lines(root, files)
+    out = {}
+    for rel in files:
+        outside = lines_outside_regions(root, [rel])
+        shared = [line for line, where in solution.items() if line in outside and where != rel]
+        if len(shared) >= 3:
+            out[rel] = shared
+    return out
 
 
 STEPS = (

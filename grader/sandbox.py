@@ -150,9 +150,11 @@ def slot_uid(slot):
     return WORKER_UID_BASE + slot
 
 
-def worker_argv(iso, slot, stage, run_dir):
+def worker_argv(iso, slot, stage, run_dir, probe=False):
     """The command line of one worker run (bwrap or plain), with paths as the worker sees them."""
     drop = ["--drop-uid", str(slot_uid(slot))] if iso.uid_drop else []
+    if probe:
+        drop.append("--probe")
     py = [sys.executable, "-I", "-B"]
     if iso.mode != "bwrap":
         return py + [str(WORKER_PATH), "--stage", str(stage), "--io", str(run_dir), "--out",
@@ -232,9 +234,9 @@ def make_preexec(iso, limits, cpu_seconds):
     return preexec
 
 
-def start(iso, limits, slot, stage, run_dir, cpu_seconds):
+def start(iso, limits, slot, stage, run_dir, cpu_seconds, probe=False):
     """Start one worker run; returns the Popen (stdout+stderr on one pipe, its own session)."""
-    argv = worker_argv(iso, slot, stage, run_dir)
+    argv = worker_argv(iso, slot, stage, run_dir, probe)
     env = dict(SANDBOX_ENV)
     return subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -313,11 +315,11 @@ def _probe(iso, limits):
         (run_dir / "plan.json").write_text(json.dumps({"cases": []}))
         import numpy as np
 
-        np.savez(run_dir / "inputs.npz")
+        np.savez(run_dir / "inputs.npz", probe=np.zeros(3))
         for p in (run_dir / "plan.json", run_dir / "inputs.npz"):
             os.chmod(p, 0o644)
         prepare_out_dir(iso, 0, run_dir / "out")
-        proc = start(iso, limits, 0, stage, run_dir, cpu_seconds=60)
+        proc = start(iso, limits, 0, stage, run_dir, cpu_seconds=60, probe=True)
         try:
             out, _ = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -383,6 +385,6 @@ def detect(requested="auto", limits=None):
         if why is None:
             iso = dropped
         else:
-            iso.reason = f"{reason}; uid {slot_uid(0)} cannot run the interpreter ({why})"
+            iso.reason = f"{reason}; uid {slot_uid(0)} cannot use the interpreter, so it is not dropped ({why})"
     _detected[requested] = iso
     return iso

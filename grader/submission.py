@@ -80,7 +80,8 @@ def _read_dir_file(full):
 
 
 def _zip_entries(zf, notes):
-    entries = []
+    """(posix path, size, ZipInfo) of the zip's regular files; of duplicate names the last counts (as unzip)."""
+    entries = {}
     for info in zf.infolist()[:MAX_ENTRIES]:
         if info.is_dir():
             continue
@@ -95,8 +96,9 @@ def _zip_entries(zf, notes):
         if info.flag_bits & 0x1:
             notes.append(f"ignored {name}: encrypted")
             continue
-        entries.append(("/".join(parts), info.file_size, info))
-    return entries
+        path = "/".join(parts)
+        entries[path] = (path, info.file_size, info)
+    return list(entries.values())
 
 
 def _match(entries, rel):

