@@ -1227,8 +1227,9 @@ def batch_normalization():
             Without batch normalization only a narrow band of scales trains well, around
             `sqrt(2 / fan_in)` (about 0.14 for 50 inputs, the He initialization): below it the
             activations shrink from layer to layer until the scores carry no signal (the loss
-            stays at log 10 and the accuracy at chance for every scale under 1e-2), above it they
-            grow from layer to layer and the loss blows up. With batch normalization each layer's
+            stays at log 10 and the accuracy at chance for every scale under about 3e-3, and the
+            network learns little up to 3e-2), above it they grow from layer to layer and the
+            loss blows up. With batch normalization each layer's
             pre-activations are renormalized to zero mean and unit variance whatever the scale of
             `W`, so the network learns at every scale tried: it is best over a wide band
             (1e-2 to 1e-1) and degrades gently outside it, where the tiny or huge weights still
@@ -1899,8 +1900,8 @@ def convolutional_networks():
         md(r"""
             ## Convolutional "sandwich" layers
 
-            `assignment/layer_utils.py` chains conv - ReLU - pool and conv - ReLU; they use the fast
-            layers, and their backward runs the parts in reverse.
+            `assignment/layer_utils.py` chains conv - ReLU - pool and conv - ReLU out of your naive
+            layers; each backward runs the parts in reverse.
             """),
         code(r"""
             rs = np.random.RandomState(231)
