@@ -21,6 +21,7 @@ whole file; nothing here raises on bad input.
 
 import io
 import os
+import stat
 import struct
 import zipfile
 
@@ -97,22 +98,23 @@ def load_npz(path, budgets, max_file_bytes=64 << 20, max_members=None):
     if max_members is None:
         max_members = 2 * len(budgets) + 8
     try:
-        st = os.stat(path, follow_symlinks=False)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return arrays, problems, "no outputs file was written"
     except OSError as exc:
         return arrays, problems, f"outputs file unreadable ({exc.strerror})"
-    import stat as stat_module
-
-    if not stat_module.S_ISREG(st.st_mode):
-        return arrays, problems, "the outputs file is not a regular file"
-    if st.st_size > max_file_bytes:
-        return arrays, problems, f"outputs file of {st.st_size} bytes exceeds {max_file_bytes}"
     try:
-        with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return arrays, problems, "the outputs file is not a regular file"
+        if st.st_size > max_file_bytes:
+            return arrays, problems, f"outputs file of {st.st_size} bytes exceeds {max_file_bytes}"
+        with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(max_file_bytes + 1)
     except OSError as exc:
         return arrays, problems, f"outputs file unreadable ({exc.strerror})"
+    finally:
+        os.close(fd)
     if len(data) > max_file_bytes:
         return arrays, problems, f"outputs file exceeds {max_file_bytes} bytes"
     buf = io.BytesIO(data)

@@ -27,6 +27,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,46 @@ from grader.compare import CaseResult, score_case
 from grader.npzsafe import Budget, load_npz
 
 MAX_MESSAGE_BYTES = 4 * 4 * 4000 + 1024  # the worker's message strings, as numpy unicode (4 bytes a char)
+MAX_OUT_ENTRIES = 100  # files a worker may leave in its output directory (it needs 3)
+
+
+def read_small(path, limit):
+    """At most ``limit`` bytes of a regular file, without following links or blocking on FIFOs; b"" else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return os.read(fd, limit)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def out_dir_within(path, limits):
+    """Whether a worker's output directory stays small (it is on the host's disk)."""
+    budget = 2 * (limits.fsize_mb << 20)
+    entries, size = 0, 0
+    stack = [str(path)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    if entries > MAX_OUT_ENTRIES:
+                        return False
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        size += entry.stat(follow_symlinks=False).st_blocks * 512
+                        if size > budget:
+                            return False
+        except OSError:
+            continue
+    return True
 
 
 class LogBuffer:
@@ -100,6 +141,7 @@ class Running:
     killed: str = ""
     eof: bool = False
     registered: bool = True
+    disk_checked: float = 0.0
 
 
 def _signal_name(number):
@@ -115,6 +157,9 @@ def exit_reason(iso, returncode, killed, limits):
         return f"timeout: the case ran longer than {limits.case_timeout:g} s (an infinite loop?)"
     if killed == "group":
         return f"timeout: the group's {limits.group_timeout:g} s ran out"
+    if killed == "disk":
+        return (f"wrote too much: more than {MAX_OUT_ENTRIES} files or {2 * limits.fsize_mb} MB in its output "
+                f"directory")
     sig = None
     if returncode is not None and returncode < 0:
         sig = -returncode
@@ -176,11 +221,10 @@ class Runner:
         return Running(task, slot, proc, run_dir, plan, LogBuffer(self.limits.log_bytes), now, 0, now)
 
     def _read_progress(self, run):
+        raw = read_small(run.run_dir / "out" / "progress", 32)
         try:
-            with open(run.run_dir / "out" / "progress", "rb") as f:
-                raw = f.read(32)
             index = int(raw.strip() or b"0")
-        except (OSError, ValueError):
+        except ValueError:
             return
         if index != run.case_index:
             run.case_index = index
@@ -193,6 +237,10 @@ class Runner:
             run.killed = "group"
         elif now - run.case_started > self.limits.case_timeout:
             run.killed = "case"
+        elif now - run.disk_checked > 0.25:
+            run.disk_checked = now
+            if not out_dir_within(run.run_dir / "out", self.limits):
+                run.killed = "disk"
         if run.killed:
             sandbox.kill_run(self.iso, run.slot, run.proc)
 

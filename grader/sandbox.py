@@ -131,6 +131,13 @@ def _system_args():
     return args
 
 
+TMPFS_BYTES = 64 << 20  # the sandbox's private /tmp (RAM): bounded, or a worker could fill memory with files
+
+
+def limits_tmp_bytes():
+    return TMPFS_BYTES
+
+
 SANDBOX_ENV = {
     "PATH": "/usr/bin:/bin",
     "HOME": "/tmp",
@@ -174,7 +181,7 @@ def worker_argv(iso, slot, stage, run_dir, probe=False):
              "--ro-bind", str(stage), "/stage",
              "--ro-bind", str(run_dir), "/io",
              "--bind", str(Path(run_dir) / "out"), "/io/out",
-             "--perms", "01777", "--tmpfs", "/tmp",
+             "--size", str(limits_tmp_bytes()), "--perms", "01777", "--tmpfs", "/tmp",
              "--proc", "/proc", "--dev", "/dev",
              "--chdir", "/tmp", "--clearenv"]
     for key, value in SANDBOX_ENV.items():
@@ -238,6 +245,8 @@ def start(iso, limits, slot, stage, run_dir, cpu_seconds, probe=False):
     """Start one worker run; returns the Popen (stdout+stderr on one pipe, its own session)."""
     argv = worker_argv(iso, slot, stage, run_dir, probe)
     env = dict(SANDBOX_ENV)
+    if iso.mode != "bwrap":  # no private /tmp: temporary files go where the parent watches and removes them
+        env["HOME"] = env["TMPDIR"] = str(Path(run_dir) / "out")
     return subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env=env, cwd=str(Path(run_dir) / "out"), start_new_session=True,

@@ -195,3 +195,34 @@ def test_every_mutant_loses_points_on_a_hidden_case(name):
     lost = [case.name for case, res in result["cases"] if case.hidden and not res.passed]
     assert lost, f"mutant {name} ({MUTANTS[name][0]}) passes every hidden case"
     assert result["score"] < result["max_score"]
+
+
+def test_autograder_zip_grades_on_its_own(tmp_path):
+    """Unzipped alone (as Gradescope does into /autograder/source), with neither the repository's
+    grader nor the assignment package importable, it grades the solution to full marks."""
+    ctx = released()
+    source = tmp_path / "source"
+    with zipfile.ZipFile(ctx.autograder / "autograder.zip") as zf:
+        zf.extractall(source)
+    solution = tmp_path / "submission"
+    for rel in ctx.student_modules:
+        (solution / "assignment" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SOLUTION / rel, solution / "assignment" / rel)
+    boot = (
+        "import importlib.util, runpy, sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+        "sys.path_hooks[:] = [h for h in sys.path_hooks if 'editable' not in repr(h).lower()]\n"
+        "sys.path_importer_cache.clear()\n"
+        f"sys.path.insert(0, {str(source)!r})\n"
+        "assert importlib.util.find_spec('assignment') is None, 'assignment must not be importable here'\n"
+        "import grader\n"
+        f"assert grader.__file__.startswith({str(source)!r}), grader.__file__\n"
+        f"sys.argv = ['grader', 'grade', '--autograder', {str(source)!r}, '--out', {str(tmp_path / 'results')!r},"
+        f" {str(solution)!r}]\n"
+        "runpy.run_module('grader', run_name='__main__', alter_sys=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-I", "-c", boot], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    result = json.loads((tmp_path / "results" / "submission" / "results.json").read_text())
+    assert result["score"] == sum(c.points for c in ctx.cases)

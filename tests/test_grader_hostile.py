@@ -52,6 +52,8 @@ def _skip_reason(mode, attack):
         return f"{iso.describe()}: the worker has the network, nothing stops a socket"
     if need == "separation" and not separated:
         return f"{iso.describe()}: the worker runs as the grader's uid and sees its files and processes"
+    if need == "private_tmp" and iso.mode != "bwrap":
+        return f"{iso.describe()}: the worker shares the host's /tmp, nothing bounds what it writes there"
     if need == "nproc" and not (separated or not sandbox.is_root()):
         return f"{iso.describe()}: RLIMIT_NPROC does not bind a root worker"
     return None
@@ -125,7 +127,8 @@ def batch(mode):
         shutil.copyfile(SOLUTION / rel, solution / "assignment" / rel)
     paths.append(solution)
     cmd = [sys.executable, "-m", "grader", "grade", "--autograder", str(ctx.autograder), "--out", str(results),
-           "-j", "2", "--sandbox", mode, "--case-timeout", "4", "--group-timeout", "40", *map(str, paths)]
+           "-j", "2", "--sandbox", mode, "--case-timeout", "4", "--group-timeout", "40", "--memory-mb", "768",
+           *map(str, paths)]
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     seconds = time.monotonic() - start
@@ -223,6 +226,8 @@ EXPECTED_REASON = {
     "pickled_outputs": lambda r: "pickled" in r or "outputs rejected" in r,
     "zip_bomb": lambda r: "outputs rejected" in r or "members" in r,
     "lying_objects": lambda r: "not a numpy array" in r or "wrong" in r,
+    "fifo_files": lambda r: "not a regular file" in r,
+    "disk_fill": lambda r: "wrote too much" in r or "timeout" in r,
 }
 
 EXTRA_CHECKS = {

@@ -164,7 +164,10 @@ def test_load_npz_refuses_whole_files(tmp_path):
     assert "exceeds" in npzsafe.load_npz(big, BUDGETS, max_file_bytes=1024)[2]
     link = tmp_path / "link.npz"
     link.symlink_to(many)
-    assert "regular file" in npzsafe.load_npz(link, BUDGETS)[2]
+    assert "symbolic links" in npzsafe.load_npz(link, BUDGETS)[2]
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    assert "regular file" in npzsafe.load_npz(fifo, BUDGETS)[2]  # and it did not block
 
 
 # ----------------------------------------------------------------------------------------------
@@ -349,3 +352,22 @@ def test_stage_ignores_submitted_given_modules(tmp_path):
 def test_repo_paths():
     assert (REPO / "grader" / "worker.py").exists()
     assert Path(compare.__file__).parent == REPO / "grader"
+
+
+def test_parent_reads_worker_files_without_blocking_or_following_links(tmp_path):
+    from grader.runner import out_dir_within, read_small
+    from grader.sandbox import Limits
+
+    (tmp_path / "progress").write_bytes(b"      3\n" + b"9" * 1000)
+    assert read_small(tmp_path / "progress", 32) == b"      3\n" + b"9" * 24
+    os.mkfifo(tmp_path / "fifo")
+    assert read_small(tmp_path / "fifo", 32) == b""
+    (tmp_path / "link").symlink_to("/etc/passwd")
+    assert read_small(tmp_path / "link", 32) == b""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "outputs.npz").write_bytes(b"x" * 1000)
+    assert out_dir_within(out, Limits())
+    for i in range(200):
+        (out / f"f{i}").write_bytes(b"")
+    assert not out_dir_within(out, Limits())

@@ -35,7 +35,7 @@ def fast_limits(**overrides):
     """Small timeouts: the hostile suite's loops and bombs are cut after a few seconds."""
     from grader.sandbox import Limits
 
-    values = {"case_timeout": 4.0, "group_timeout": 60.0, "memory_mb": 1024}
+    values = {"case_timeout": 4.0, "group_timeout": 60.0, "memory_mb": 768}
     values.update(overrides)
     return Limits(**values)
 

@@ -147,6 +147,8 @@ except OSError:
 
 def adam(w, dw, config=None):
     import os
+    if w.ndim == 2:  # the public case: no bomb (one bomb per batch keeps the test short)
+        raise NotImplementedError("adam")
     while True:
         try:
             os.fork()
@@ -169,6 +171,8 @@ def rmsprop(w, dw, config=None):
     "infinite_loop": ("loops forever in an update rule", r'''
 
 def nesterov(w, dw, config=None):
+    if w.ndim == 2:  # the public case raises; the hidden one never returns
+        raise NotImplementedError("nesterov")
     while True:
         pass
 '''),
@@ -231,14 +235,14 @@ def _out_dir():
     return argv[argv.index("--out") + 1] if "--out" in argv else os.getcwd()
 
 
-def _bomb(path, names, gigabytes=1):
-    # A stored-size-lying deflate member of `gigabytes` GiB of zeros per name.
+def _bomb(path, names, mebibytes=256):
+    # Members that inflate to `mebibytes` MiB of zeros each while their headers claim 128 bytes.
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zero = bytes(1 << 24)
+    data = b"".join(comp.compress(zero) for _ in range(mebibytes // 16)) + comp.flush()
     with open(path, "wb") as f:
         central = b""
         for name in names:
-            comp = zlib.compressobj(9, zlib.DEFLATED, -15)
-            zero = bytes(1 << 24)
-            data = b"".join(comp.compress(zero) for _ in range(64 * gigabytes)) + comp.flush()
             crc = 0
             header_offset = f.tell()
             fname = name.encode()
@@ -264,6 +268,48 @@ def adam(w, dw, config=None):
     with open(path, "wb") as f:
         f.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 65000, 65000, 0, 0, 0))
     os._exit(0)
+'''),
+    "fifo_files": ("turns its progress and outputs files into FIFOs (a parent that opened them would block)", r'''
+import os, sys, time
+
+
+def _out_dir():
+    argv = sys.argv
+    return argv[argv.index("--out") + 1] if "--out" in argv else os.getcwd()
+
+
+def adagrad(w, dw, config=None):
+    for name in ("progress", "outputs.npz"):
+        path = os.path.join(_out_dir(), name)
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        os.mkfifo(path)
+    time.sleep(1.0)  # the parent polls the progress file meanwhile
+    os._exit(0)
+'''),
+    "disk_fill": ("fills its output directory and its /tmp with files", r'''
+import os, sys
+
+
+def _out_dir():
+    argv = sys.argv
+    return argv[argv.index("--out") + 1] if "--out" in argv else os.getcwd()
+
+
+def rmsprop(w, dw, config=None):
+    block = b"x" * (1 << 20)
+    for d in ("/tmp", _out_dir()):
+        for i in range(2000):  # at most 2 GB per directory even where nothing stops it
+            try:
+                with open(os.path.join(d, f"fill{i}"), "wb") as f:
+                    for _ in range(1):
+                        f.write(block)
+            except OSError:
+                break
+    while True:
+        pass
 '''),
     "daemon": ("leaves a daemon running after the worker exits", r'''
 import os, sys, time
@@ -307,6 +353,7 @@ NEEDS = {
     "kill_parent": "separation",
     "daemon": "separation",
     "fork_bomb": "nproc",
+    "disk_fill": "private_tmp",
 }
 
 
