@@ -13,6 +13,7 @@ survives). The exit status is 0 when every submission got its results, whatever 
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -93,8 +94,11 @@ def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="aut
             subs.append(sub)
             res = _new_result(sub, ag.cases, iso.degraded)
             results.append(res)
-            stage = build_stage(work / f"s{i:04d}" / "stage", ag.given_dir, ag.given, sub.files)
-            os.chmod(work / f"s{i:04d}", 0o755)
+            # An unguessable name: without bubblewrap a worker could otherwise read the submission
+            # staged next to its own (the work directory can be traversed, not listed).
+            sub_dir = work / secrets.token_hex(16)
+            stage = build_stage(sub_dir / "stage", ag.given_dir, ag.given, sub.files)
+            os.chmod(sub_dir, 0o711)
             for group, cases in ag.groups.items():
                 runnable = []
                 for case in cases:

@@ -259,7 +259,7 @@ set -u
 cd /autograder/source
 # The grader's data is readable by root only: a worker under its own uid cannot open it,
 # with or without bubblewrap.
-chmod -R go-rwx /autograder/source/inputs /autograder/source/reference
+chmod -R go-rwx /autograder/source/inputs /autograder/source/reference /autograder/source/cases.json
 mkdir -p /autograder/results
 PY=/autograder/venv/bin/python
 if "$PY" -m grader grade --autograder /autograder/source --out /autograder/results/grader -j 1 \\

@@ -24,6 +24,7 @@ Per run:
 
 import json
 import os
+import secrets
 import selectors
 import shutil
 import signal
@@ -198,7 +199,7 @@ class Runner:
             task.started = now
             task.pending = list(task.cases)
         self._run_count += 1
-        run_dir = self.work_dir / f"run{self._run_count:06d}"
+        run_dir = self.work_dir / f"run-{secrets.token_hex(16)}"
         run_dir.mkdir(parents=True)
         os.chmod(run_dir, 0o755)
         plan = list(task.pending)

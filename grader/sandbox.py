@@ -80,7 +80,10 @@ class Isolation:
             return ("isolation: bubblewrap (no network, own pid/ipc/uts namespaces, minimal read-only view), "
                     f"{who}, rlimits")
         parts = [f"{DEGRADED}: {self.reason}", "rlimits and a new session only"]
-        parts.append("dropped uid" if self.uid_drop else "worker runs as the grader's uid")
+        if self.uid_drop:
+            parts.append("dropped uid")
+        else:
+            parts.append("worker runs as ROOT, the grader's uid" if is_root() else "worker runs as the grader's uid")
         parts.append("no network" if self.network else "network NOT isolated")
         return "; ".join(parts)
 
@@ -220,8 +223,8 @@ def _user_process_count():
 def make_preexec(iso, limits, cpu_seconds):
     """The function run in the child between fork and exec: rlimits, death signal, network."""
     libc = _get_libc()
-    nproc = limits.nproc if (iso.uid_drop or not is_root()) else limits.nproc
-    if not iso.uid_drop and not is_root():
+    nproc = limits.nproc
+    if not iso.uid_drop and not is_root():  # RLIMIT_NPROC counts all of the user's processes
         nproc = _user_process_count() + limits.nproc
     unshare_net = iso.mode != "bwrap" and iso.network and is_root()
     memory = limits.memory_mb << 20
