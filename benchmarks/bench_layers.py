@@ -18,7 +18,9 @@ count and dtype, all in one process and one run:
 
 Threads are set with threadpoolctl (numpy's BLAS and every OpenMP runtime) and
 ``torch.set_num_threads``. Each figure is the minimum over --repeats timed calls after a warm-up
-(the naive ones over fewer, they are slow); the six convolutions are also timed as one sequence.
+(the naive ones over fewer, they are slow); ours and torch are timed in turns (A B A B ...) so
+that a change in the machine's load hits both alike; the six convolutions are also timed as one
+sequence.
 """
 
 import argparse
@@ -57,6 +59,25 @@ def best_ms(fn, repeats):
         fn()
         times.append(time.perf_counter() - start)
     return 1e3 * min(times)
+
+
+def paired_best_ms(fns, repeats, gap_s=0.01):
+    """Minimum wall time in ms of each of ``fns``, timed in turns (A B A B ...), after a settle.
+
+    Taking turns makes a change in the machine's load hit every contestant alike; the short
+    gap lets an OpenMP runtime's spinning idle threads (torch's) go to sleep before the next.
+    """
+    time.sleep(SETTLE_S)
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for k, fn in enumerate(fns):
+            time.sleep(gap_s)
+            start = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - start)
+    return [1e3 * b for b in best]
 
 
 def ours_step(twin, case, dtype):
@@ -184,16 +205,17 @@ def run(args):
                 dtype = np.dtype(dtype_name)
                 for twin in TWINS:
                     for case in twin.bench_cases:
-                        ours = best_ms(ours_step(twin, case, dtype), args.repeats)
-                        theirs = best_ms(torch_step(torch, twin, case, dtype), args.repeats)
+                        ours, theirs = paired_best_ms(
+                            [ours_step(twin, case, dtype), torch_step(torch, twin, case, dtype)], args.repeats)
                         naive = best_ms(naive_step(twin, case, dtype), args.naive_repeats)
                         gemm = best_ms(gemm_step(case, dtype), args.repeats) if twin is CONV else None
                         results.append((threads, dtype_name, case.label, ours, theirs, naive, gemm))
                         print(f"{threads} thr {dtype_name} {case.label}: ours {ours:.2f} ms, torch {theirs:.2f}, "
                               f"naive {naive:.1f}" + (f", GEMM {gemm:.2f}" if gemm else ""), flush=True)
                 six = [(CONV, c) for c in DEEPCONVNET_CONVS]
-                ours = best_ms(sequence([ours_step(t, c, dtype) for t, c in six]), args.repeats)
-                theirs = best_ms(sequence([torch_step(torch, t, c, dtype) for t, c in six]), args.repeats)
+                ours, theirs = paired_best_ms([sequence([ours_step(t, c, dtype) for t, c in six]),
+                                               sequence([torch_step(torch, t, c, dtype) for t, c in six])],
+                                              args.repeats)
                 naive = best_ms(sequence([naive_step(t, c, dtype) for t, c in six]), args.naive_repeats)
                 gemm = best_ms(sequence([gemm_step(c, dtype) for _, c in six]), args.repeats)
                 results.append((threads, dtype_name, SIX, ours, theirs, naive, gemm))
@@ -238,7 +260,8 @@ def markdown(results, args, command, load_before, load_after):
         f"Machine: {machine()}; torch {__import__('torch').__version__}. Load average (1 min) "
         f"{load_before:.2f} before, {load_after:.2f} after the run.",
         "",
-        f"Forward + backward per call, minimum of {args.repeats} timed calls after a warm-up "
+        f"Forward + backward per call, minimum of {args.repeats} timed calls after a warm-up, ours and "
+        "torch taking turns "
         f"(naive: {args.naive_repeats}). *torch* is `F.conv2d` / `F.max_pool2d` / `x @ w + b` / `relu` "
         "+ `autograd.grad` for every input; *GEMM* is the im2col convolution's three `np.matmul` calls alone at their "
         "shapes. Ratios below 1 mean ours is faster.",
