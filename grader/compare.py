@@ -174,4 +174,6 @@ def _hidden_reason(reason):
         return reason.split(" has shape")[0] + " has the wrong shape"
     if reason.startswith("raised "):
         return reason.split(":", 1)[0]
+    if reason.startswith("wrong answer"):
+        return "wrong answer (see the error bucket)"
     return reason
