@@ -29,6 +29,10 @@ def _grade(args):
     from grader.sandbox import Limits
 
     limits = Limits(case_timeout=args.case_timeout, group_timeout=args.group_timeout, memory_mb=args.memory_mb)
+    absent = [s for s in args.submissions if not Path(s).exists()]
+    if absent:
+        print(f"error: no such submission: {', '.join(absent)} (nothing was graded)", file=sys.stderr)
+        return 2
     grade(args.autograder, args.out, args.submissions, jobs=args.jobs, limits=limits, sandbox_mode=args.sandbox,
           hidden_visibility=args.hidden_visibility)
     return 0

@@ -262,8 +262,8 @@ cd /autograder/source
 chmod -R go-rwx /autograder/source/inputs /autograder/source/reference /autograder/source/cases.json
 mkdir -p /autograder/results
 PY=/autograder/venv/bin/python
-if "$PY" -m grader grade --autograder /autograder/source --out /autograder/results/grader -j 1 \\
-        /autograder/submission; then
+"$PY" -m grader grade --autograder /autograder/source --out /autograder/results/grader -j 1 /autograder/submission
+if [ -f /autograder/results/grader/submission/results.json ]; then
     cp /autograder/results/grader/submission/results.json /autograder/results/results.json
 else
     cat > /autograder/results/results.json <<'EOF'

@@ -7,6 +7,7 @@ Gradescope's results.json, grades.csv, cases.jsonl.
 import csv
 import functools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -226,3 +227,39 @@ def test_autograder_zip_grades_on_its_own(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     result = json.loads((tmp_path / "results" / "submission" / "results.json").read_text())
     assert result["score"] == sum(c.points for c in ctx.cases)
+
+
+def test_a_submission_path_that_does_not_exist_stops_the_batch(tmp_path):
+    ctx = released()
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", "--autograder", str(ctx.autograder), "--out",
+                           str(tmp_path / "r"), str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "no such submission" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_autograder_in_gradescope_layout(tmp_path):
+    """Gradescope's /autograder, mounted over a temporary directory (bubblewrap, as root): the
+    zip unpacked into source/, the submission, a venv; run_autograder writes results/results.json."""
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.skip("needs bwrap and root to mount a directory over /autograder")
+    ctx = released()
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(ctx.autograder / "autograder.zip") as zf:
+        zf.extractall(root / "source")
+    for name in ("run_autograder", "setup.sh"):
+        (root / "source" / name).chmod(0o755)
+    shutil.copyfile(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "run_autograder").chmod(0o755)
+    for rel in ctx.student_modules:  # a flat upload, as students often make
+        (root / "submission").mkdir(exist_ok=True)
+        shutil.copyfile(SOLUTION / rel, root / "submission" / Path(rel).name)
+    (root / "results").mkdir()
+    (root / "venv").symlink_to(Path(sys.prefix))
+    proc = subprocess.run(["bwrap", "--dev-bind", "/", "/", "--bind", str(root), "/autograder", "--cap-add", "ALL",
+                           "--chdir", "/autograder", "--", "/autograder/run_autograder"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads((root / "results" / "results.json").read_text())
+    assert result["score"] == sum(c.points for c in ctx.cases), proc.stdout[-2000:]
+    assert {t["status"] for t in result["tests"]} == {"passed"}
+    assert "isolation: bubblewrap" in result["output"], result["output"]
