@@ -262,7 +262,10 @@ cd /autograder/source
 chmod -R go-rwx /autograder/source/inputs /autograder/source/reference /autograder/source/cases.json
 mkdir -p /autograder/results
 PY=/autograder/venv/bin/python
-"$PY" -m grader grade --autograder /autograder/source --out /autograder/results/grader -j 1 /autograder/submission
+# Five case groups of at most 100 s each stay under Gradescope's default 10-minute limit, so a
+# submission that hangs everywhere still gets per-test results instead of Gradescope's bare 0.
+"$PY" -m grader grade --autograder /autograder/source --out /autograder/results/grader -j 1 \\
+    --case-timeout 15 --group-timeout 100 /autograder/submission
 if [ -f /autograder/results/grader/submission/results.json ]; then
     cp /autograder/results/grader/submission/results.json /autograder/results/results.json
 else

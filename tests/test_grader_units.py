@@ -372,3 +372,17 @@ def test_parent_reads_worker_files_without_blocking_or_following_links(tmp_path)
     for i in range(200):
         (out / f"f{i}").write_bytes(b"")
     assert not out_dir_within(out, Limits())
+
+
+def test_gradescope_visibility_of_hidden_cases():
+    from grader import report
+    from grader.compare import CaseResult
+
+    pub, hid = _case("public"), _case("hidden")
+    results = [(pub, CaseResult(pub.name, True, 2.0, 2.0, "")), (hid, CaseResult(hid.name, False, 0.0, 2.0, "x"))]
+    sub = {"cases": results,
+           "score": 2.0, "max_score": 4.0, "passed": 1, "seconds": 1.2, "stem": "s", "missing": [], "error": "",
+           "notes": [], "degraded": True}
+    res = report.gradescope_results(sub, "degraded isolation: test", hidden_visibility="after_due_date")
+    assert [t["visibility"] for t in res["tests"]] == ["visible", "after_due_date"]
+    assert "degraded isolation" in res["output"] and res["extra_data"]["degraded_isolation"] is True
