@@ -627,7 +627,11 @@ cdef inline bint _beats(real v, real m) noexcept nogil:
 
 cdef void _pool_fwd_2x2(const real* x, real* out, unsigned char* arg, Py_ssize_t p0, Py_ssize_t p1,
                         Py_ssize_t H, Py_ssize_t W) noexcept nogil:
-    """2x2 windows, stride 2: arg holds 0..3, the row-major position of the first max."""
+    """2x2 windows, stride 2: arg holds 0..3, the row-major position of the first max.
+
+    Branch-free (the comparisons of random data mispredict half the time): each step keeps
+    the running max and its position through selects.
+    """
     cdef Py_ssize_t p, i, j
     cdef Py_ssize_t Ho = H // 2, Wo = W // 2
     cdef const real* r0
@@ -635,7 +639,7 @@ cdef void _pool_fwd_2x2(const real* x, real* out, unsigned char* arg, Py_ssize_t
     cdef real* o
     cdef unsigned char* a
     cdef real m, v
-    cdef unsigned char k
+    cdef int k, t
     for p in range(p0, p1):
         for i in range(Ho):
             r0 = x + (p * H + 2 * i) * W
@@ -646,32 +650,34 @@ cdef void _pool_fwd_2x2(const real* x, real* out, unsigned char* arg, Py_ssize_t
                 m = r0[2 * j]
                 k = 0
                 v = r0[2 * j + 1]
-                if _beats(v, m):
-                    m = v
-                    k = 1
+                t = (v > m) | ((v != v) & (m == m))
+                m = v if t else m
+                k = 1 if t else k
                 v = r1[2 * j]
-                if _beats(v, m):
-                    m = v
-                    k = 2
+                t = (v > m) | ((v != v) & (m == m))
+                m = v if t else m
+                k = 2 if t else k
                 v = r1[2 * j + 1]
-                if _beats(v, m):
-                    m = v
-                    k = 3
+                t = (v > m) | ((v != v) & (m == m))
+                m = v if t else m
+                k = 3 if t else k
                 o[j] = m
-                a[j] = k
+                a[j] = <unsigned char>k
 
 
 cdef void _pool_bwd_2x2(const real* dout, const unsigned char* arg, real* dx, Py_ssize_t p0,
                         Py_ssize_t p1, Py_ssize_t H, Py_ssize_t W) noexcept nogil:
-    """Writes every entry of dx (the windows tile the input), so dx need not be zeroed."""
+    """Writes every entry of dx (the windows tile the input), so dx need not be zeroed.
+
+    Branch-free: the derivative is written into a 4-slot window at its argmax, then copied out.
+    """
     cdef Py_ssize_t p, i, j
     cdef Py_ssize_t Ho = H // 2, Wo = W // 2
     cdef real* r0
     cdef real* r1
     cdef const real* d
     cdef const unsigned char* a
-    cdef real g
-    cdef unsigned char k
+    cdef real win[4]
     for p in range(p0, p1):
         for i in range(Ho):
             r0 = dx + (p * H + 2 * i) * W
@@ -679,12 +685,15 @@ cdef void _pool_bwd_2x2(const real* dout, const unsigned char* arg, real* dx, Py
             d = dout + (p * Ho + i) * Wo
             a = arg + (p * Ho + i) * Wo
             for j in range(Wo):
-                g = d[j]
-                k = a[j]
-                r0[2 * j] = g if k == 0 else 0
-                r0[2 * j + 1] = g if k == 1 else 0
-                r1[2 * j] = g if k == 2 else 0
-                r1[2 * j + 1] = g if k == 3 else 0
+                win[0] = 0
+                win[1] = 0
+                win[2] = 0
+                win[3] = 0
+                win[a[j] & 3] = d[j]
+                r0[2 * j] = win[0]
+                r0[2 * j + 1] = win[1]
+                r1[2 * j] = win[2]
+                r1[2 * j + 1] = win[3]
 
 
 cdef void _pool_fwd_any(const real* x, real* out, int* arg, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t H,
