@@ -8,26 +8,29 @@ gradients-out shapes and dtypes, same ``ValueError`` on bad input):
 - ``conv_backward_fast(dout, cache) -> (dx, dw, db)``
 - ``max_pool_forward_fast(x, pool_param) -> (out, cache)``
 - ``max_pool_backward_fast(dout, cache) -> dx``
+- ``affine_forward_fast`` / ``affine_backward_fast``, ``relu_forward_fast`` / ``relu_backward_fast``
 
 Each dispatches on the array type: numpy arrays run the ``*_cpu`` twins below; a CuPy array
 runs the ``*_gpu`` twin of ``assignment.gpu_layers``, imported only then (importing this module
 never imports CuPy).
 
-How the CPU convolution works (see docs/fast_layers.md for the measurements behind it):
+How the CPU convolution works (docs/fast_layers.md has the measurements behind it):
 
-- The images are split into one contiguous range per thread (``omp_get_max_threads()``, so
-  ``OMP_NUM_THREADS`` and threadpoolctl's limits are respected). Each thread walks its range
-  in chunks small enough that the chunk's im2col matrix stays in the core's L2 cache.
+- ``omp_get_max_threads()`` threads (OMP_NUM_THREADS and threadpoolctl limits apply) take
+  chunks of images off a shared counter; a chunk's im2col matrix (~1 MiB) stays in L2.
 - im2col is written straight from the unpadded input (zeros where a window hangs over the
   border: no padded copy of x), as ``cols[i]`` of shape (C*HH*WW + 1, H'*W') for image i; the
   last row is all ones, so the bias rides in the GEMM as a last column of the weights.
 - Forward: ``out[i] = [w | b] @ cols[i]`` lands directly in (F, H', W') order: no transpose.
-- Backward: ``[dw | db]^T += cols[i] @ dout[i]^T`` and ``dcols[i] = w^T @ dout[i]``, then a
-  col2im scatter-add into the thread's own images of dx (no two threads touch one image).
-- The GEMMs go to the BLAS numpy links, through ``np.matmul`` on views. While the threads run,
-  BLAS is held to one thread (threadpoolctl) so the two layers of threading do not fight.
+- Backward: ``[dw | db]^T = sum_i cols[i] @ dout[i]^T`` (summed per chunk, then in chunk
+  order: bit-repeatable); dx as a gather (an im2col of dout times the flipped filters, stride 1
+  and F <= C) or as ``w^T @ dout[i]`` and a col2im scatter-add into the thread's own images.
+- The GEMMs go to the BLAS numpy links, through ``np.matmul`` on views, cut into blocks under
+  OpenBLAS's small-matrix size. While our threads run, BLAS is held to one thread.
 - The cache is the naive one, (x, w, b, conv_param): backward recomputes im2col (cheaper than
   storing HH*WW copies of the input and reading them back from memory).
+- No OpenMP parallel regions: the threads are a small blocking Python thread pool (see
+  ``_run_ranges``); the hot loops release the GIL.
 """
 
 cimport cython
