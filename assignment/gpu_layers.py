@@ -10,21 +10,33 @@ Layouts follow Chainer's CPU/GPU split: im2col is a strided view copied into (N,
 columns, so one batched GEMM yields (N, F, H'*W') directly; col2im and the max-pool backward are
 GATHERS (each input pixel sums the column entries that read it, through an index table built
 once per geometry and memoized per device), so no atomics and no races.
+
+The twins of the layers students write (affine, ReLU, both losses, batch, layer and group
+normalization, dropout) are twin regions (``grader/markers.py``): in the student release each
+body becomes one call of the student's own naive layer on host copies of the arrays
+(:func:`_on_host`), with the results brought back to the arrays' device, so this file holds no
+second copy of the answers. The convolution and max-pool twins (im2col and gathers, a different
+algorithm from the naive loops) are given to students as they are.
 """
 
 import functools
 
 import numpy as np
 
+from assignment import layers  # noqa: F401 - what the twins call in the student release (see _on_host)
 from assignment.checks import (
     conv_output_shape,
     get_param,
     pool_output_shape,
-    require_labels,
-    require_mode,
     require_shape,
 )
-from assignment.devices import array_module
+from assignment.devices import array_module, is_cupy, to_host
+
+### BEGIN TWIN
+# isort: split
+from assignment.checks import require_labels, require_mode  # used only by the twins of student code
+
+### END TWIN
 
 
 def _as_strided(xp, a, shape, strides):
@@ -34,6 +46,76 @@ def _as_strided(xp, a, shape, strides):
 def _require_float(name, a):
     if not hasattr(a, "dtype") or a.dtype.kind != "f":
         raise ValueError(f"{name} must be a floating-point array, got {getattr(a, 'dtype', type(a).__name__)}")
+
+
+def _is_array(a):
+    return isinstance(a, np.ndarray) or (is_cupy(a) and hasattr(a, "shape") and hasattr(a, "dtype"))
+
+
+class _HostDraws:
+    """A device generator seen from the host: ``random(shape)`` draws on the device, returns numpy.
+
+    The naive dropout takes any ``rng`` with a ``random(shape)`` method, so the draws (and the
+    mask) are those the device generator gives.
+    """
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def random(self, shape):
+        return to_host(self.rng.random(shape))
+
+
+def _host_value(v):
+    if _is_array(v):
+        return to_host(v)
+    if is_cupy(v) and hasattr(v, "random"):
+        return _HostDraws(v)
+    return v
+
+
+def _host_dict(d, xp):
+    host = {k: _host_value(v) for k, v in d.items()}
+    if "seed" in host:
+        # A seeded dropout draws on the device from xp.random.default_rng(seed), as the device
+        # twins do; the naive rule (seed over rng) then reads that generator.
+        host["rng"] = _HostDraws(xp.random.default_rng(host.pop("seed")))
+    return host
+
+
+def _on_host(fn, *args):
+    """``fn(*args)`` for a naive layer ``fn`` of ``assignment.layers``, wherever the arrays live.
+
+    With numpy arrays (no CuPy array among ``args``) this is the plain call ``fn(*args)``.
+    With CuPy arrays:
+
+    - every array among ``args`` is copied to the host; a dict argument (``bn_param``,
+      ``dropout_param``, ...) is copied with its arrays on the host, and a CuPy generator
+      (``dropout_param["rng"]``, or ``xp.random.default_rng(seed)`` for a ``seed``) is wrapped so
+      that it draws on the device and hands the draws over: the mask is the device twin's;
+    - after the call, every array of that host dict (bn_param's running statistics, which the
+      naive function writes back) is copied into the CALLER's dict on the caller's device, so
+      that dict ends up as it would with a device implementation;
+    - each array the call returns at the top level (out, a gradient, dx, ReLU's cache) comes
+      back on the device; anything nested (a cache tuple) and a loss (a float) stay as they
+      are: a cache stays on the host, where the matching backward, called through here too,
+      reads it.
+    """
+    xp = array_module(*(a for a in args if _is_array(a)))
+    if xp is np:
+        return fn(*args)
+    host_args = [_host_dict(a, xp) if isinstance(a, dict) else _host_value(a) for a in args]
+    result = fn(*host_args)
+    for given, host in zip(args, host_args, strict=True):
+        if isinstance(given, dict):
+            for key, value in host.items():
+                if isinstance(value, np.ndarray):
+                    given[key] = xp.asarray(value)
+                elif not isinstance(value, _HostDraws):
+                    given[key] = value
+    if isinstance(result, tuple):
+        return tuple(xp.asarray(r) if isinstance(r, np.ndarray) else r for r in result)
+    return xp.asarray(result) if isinstance(result, np.ndarray) else result
 
 
 def _device_key(xp):
@@ -190,6 +272,7 @@ def max_pool_backward_gpu(dout, cache):
 
 def affine_forward_gpu(x, w, b):
     """Same contract as layers.affine_forward; cache = (x, w, b)."""
+    ### BEGIN TWIN: return _on_host(layers.affine_forward, x, w, b)
     for name, a in (("x", x), ("w", w), ("b", b)):
         _require_float(name, a)
     D = int(np.prod(x.shape[1:]))
@@ -197,30 +280,38 @@ def affine_forward_gpu(x, w, b):
         raise ValueError(f"w must have shape ({D}, M) to match x of shape {x.shape}, got shape {w.shape}")
     require_shape("b", b, (w.shape[1],), f"to match w of shape {w.shape}")
     return x.reshape(x.shape[0], D) @ w + b, (x, w, b)
+    ### END TWIN
 
 
 def affine_backward_gpu(dout, cache):
     """Same contract as layers.affine_backward: returns (dx, dw, db)."""
+    ### BEGIN TWIN: return _on_host(layers.affine_backward, dout, cache)
     x, w, b = cache
     require_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of affine_forward's output")
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], -1).T @ dout
     return dx.astype(x.dtype, copy=False), dw.astype(w.dtype, copy=False), dout.sum(axis=0).astype(b.dtype, copy=False)
+    ### END TWIN
 
 
 def relu_forward_gpu(x):
     """Same contract as layers.relu_forward; cache = x."""
+    ### BEGIN TWIN: return _on_host(layers.relu_forward, x)
     _require_float("x", x)
     return array_module(x).maximum(x, 0), x
+    ### END TWIN
 
 
 def relu_backward_gpu(dout, cache):
     """Same contract as layers.relu_backward."""
+    ### BEGIN TWIN: return _on_host(layers.relu_backward, dout, cache)
     x = cache
     require_shape("dout", dout, x.shape, "the shape of relu_forward's input")
     return (dout * (x > 0)).astype(x.dtype, copy=False)
+    ### END TWIN
 
 
+### BEGIN TWIN
 def _check_scores(x, y):
     """The checks of layers' losses; on a GPU the label range costs one scalar copy back."""
     _require_float("x", x)
@@ -238,9 +329,13 @@ def _check_scores(x, y):
         raise ValueError(f"y holds labels outside [0, {x.shape[1] - 1}] (x has {x.shape[1]} classes)")
 
 
+### END TWIN
+
+
 def softmax_loss_gpu(x, y):
-    """Same contract as layers.softmax_loss. On a GPU the loss stays there as a 0-d array; the
+    """Same contract as layers.softmax_loss. On a GPU the loss may stay there as a 0-d array; the
     Solver turns it into a float when it logs it."""
+    ### BEGIN TWIN: return _on_host(layers.softmax_loss, x, y)
     _check_scores(x, y)
     xp = array_module(x, y)
     N = x.shape[0]
@@ -252,10 +347,12 @@ def softmax_loss_gpu(x, y):
     dx[rows, y] -= 1
     dx /= N
     return (float(loss) if xp is np else loss), dx.astype(x.dtype, copy=False)
+    ### END TWIN
 
 
 def svm_loss_gpu(x, y):
-    """Same contract as layers.svm_loss (loss kept on the device as for softmax_loss_gpu)."""
+    """Same contract as layers.svm_loss (the loss as for softmax_loss_gpu)."""
+    ### BEGIN TWIN: return _on_host(layers.svm_loss, x, y)
     _check_scores(x, y)
     xp = array_module(x, y)
     N = x.shape[0]
@@ -266,13 +363,14 @@ def svm_loss_gpu(x, y):
     positive = (margins > 0).astype(x.dtype)
     positive[rows, y] = -positive.sum(axis=1)
     return (float(loss) if xp is np else loss), (positive / N).astype(x.dtype, copy=False)
+    ### END TWIN
 
 
 # ----------------------------------------------------------------------------------------------
 # Normalization and dropout
 # ----------------------------------------------------------------------------------------------
 
-
+### BEGIN TWIN
 def _normalize(xp, x, axis, eps):
     mean = x.mean(axis=axis, keepdims=True)
     var = x.var(axis=axis, keepdims=True)
@@ -286,8 +384,21 @@ def _normalized_dx(g, x_hat, inv_std, axis):
     return inv_std / M * (M * g - g.sum(axis=axis, keepdims=True) - x_hat * (g * x_hat).sum(axis=axis, keepdims=True))
 
 
+def _norm_grads(dx, dgamma, dbeta, x_hat, gamma):
+    param_dtype = gamma.dtype if gamma.dtype.kind == "f" else x_hat.dtype
+    return (
+        dx.astype(x_hat.dtype, copy=False),
+        dgamma.astype(param_dtype, copy=False),
+        dbeta.astype(param_dtype, copy=False),
+    )
+
+
+### END TWIN
+
+
 def batchnorm_forward_gpu(x, gamma, beta, bn_param):
     """Same contract as layers.batchnorm_forward; cache = (mode, x_hat, gamma, inv_std)."""
+    ### BEGIN TWIN: return _on_host(layers.batchnorm_forward, x, gamma, beta, bn_param)
     mode = get_param(bn_param, "mode", "bn_param")
     require_mode("bn_param", mode)
     _require_float("x", x)
@@ -310,47 +421,46 @@ def batchnorm_forward_gpu(x, gamma, beta, bn_param):
         bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
     out = gamma * x_hat + beta
     return out.astype(x.dtype, copy=False), (mode, x_hat, gamma, inv_std)
+    ### END TWIN
 
 
 def batchnorm_backward_gpu(dout, cache):
     """Same contract as layers.batchnorm_backward(_alt): returns (dx, dgamma, dbeta)."""
+    ### BEGIN TWIN: return _on_host(layers.batchnorm_backward_alt, dout, cache)
     mode, x_hat, gamma, inv_std = cache
     require_shape("dout", dout, x_hat.shape, "the shape of batchnorm_forward's output")
     g = dout * gamma
     dx = g * inv_std if mode == "test" else _normalized_dx(g, x_hat, inv_std, 0)
     return _norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
-
-
-def _norm_grads(dx, dgamma, dbeta, x_hat, gamma):
-    param_dtype = gamma.dtype if gamma.dtype.kind == "f" else x_hat.dtype
-    return (
-        dx.astype(x_hat.dtype, copy=False),
-        dgamma.astype(param_dtype, copy=False),
-        dbeta.astype(param_dtype, copy=False),
-    )
+    ### END TWIN
 
 
 def spatial_batchnorm_forward_gpu(x, gamma, beta, bn_param):
     """Same contract as layers.spatial_batchnorm_forward; cache = (x_shape, bn_cache)."""
+    ### BEGIN TWIN: return _on_host(layers.spatial_batchnorm_forward, x, gamma, beta, bn_param)
     _require_float("x", x)
     if len(x.shape) != 4:
         raise ValueError(f"x must have shape (N, C, H, W), got shape {x.shape}")
     N, C, H, W = x.shape
     out, bn_cache = batchnorm_forward_gpu(x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta, bn_param)
     return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), (x.shape, bn_cache)
+    ### END TWIN
 
 
 def spatial_batchnorm_backward_gpu(dout, cache):
     """Same contract as layers.spatial_batchnorm_backward."""
+    ### BEGIN TWIN: return _on_host(layers.spatial_batchnorm_backward, dout, cache)
     x_shape, bn_cache = cache
     require_shape("dout", dout, x_shape, "the shape of spatial_batchnorm_forward's output")
     N, C, H, W = x_shape
     dx, dgamma, dbeta = batchnorm_backward_gpu(dout.transpose(0, 2, 3, 1).reshape(-1, C), bn_cache)
     return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
+    ### END TWIN
 
 
 def layernorm_forward_gpu(x, gamma, beta, ln_param):
     """Same contract as layers.layernorm_forward; cache = (x_hat, gamma, inv_std)."""
+    ### BEGIN TWIN: return _on_host(layers.layernorm_forward, x, gamma, beta, ln_param)
     _require_float("x", x)
     if len(x.shape) != 2:
         raise ValueError(f"x must have shape (N, D), got shape {x.shape}")
@@ -359,18 +469,22 @@ def layernorm_forward_gpu(x, gamma, beta, ln_param):
     xp = array_module(x)
     x_hat, inv_std, _, _ = _normalize(xp, x, 1, ln_param.get("eps", 1e-5))
     return (gamma * x_hat + beta).astype(x.dtype, copy=False), (x_hat, gamma, inv_std)
+    ### END TWIN
 
 
 def layernorm_backward_gpu(dout, cache):
     """Same contract as layers.layernorm_backward."""
+    ### BEGIN TWIN: return _on_host(layers.layernorm_backward, dout, cache)
     x_hat, gamma, inv_std = cache
     require_shape("dout", dout, x_hat.shape, "the shape of layernorm_forward's output")
     dx = _normalized_dx(dout * gamma, x_hat, inv_std, 1)
     return _norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
+    ### END TWIN
 
 
 def spatial_groupnorm_forward_gpu(x, gamma, beta, G, gn_param):
     """Same contract as layers.spatial_groupnorm_forward; cache = (G, x_hat, gamma, inv_std)."""
+    ### BEGIN TWIN: return _on_host(layers.spatial_groupnorm_forward, x, gamma, beta, G, gn_param)
     _require_float("x", x)
     if len(x.shape) != 4:
         raise ValueError(f"x must have shape (N, C, H, W), got shape {x.shape}")
@@ -383,10 +497,12 @@ def spatial_groupnorm_forward_gpu(x, gamma, beta, G, gn_param):
     x_hat, inv_std, _, _ = _normalize(xp, x.reshape(N, G, -1), 2, gn_param.get("eps", 1e-5))
     x_hat = x_hat.reshape(x.shape)
     return (gamma * x_hat + beta).astype(x.dtype, copy=False), (G, x_hat, gamma, inv_std)
+    ### END TWIN
 
 
 def spatial_groupnorm_backward_gpu(dout, cache):
     """Same contract as layers.spatial_groupnorm_backward."""
+    ### BEGIN TWIN: return _on_host(layers.spatial_groupnorm_backward, dout, cache)
     G, x_hat, gamma, inv_std = cache
     require_shape("dout", dout, x_hat.shape, "the shape of spatial_groupnorm_forward's output")
     N = dout.shape[0]
@@ -394,6 +510,7 @@ def spatial_groupnorm_backward_gpu(dout, cache):
     dx = _normalized_dx(g, x_hat.reshape(N, G, -1), inv_std, 2).reshape(dout.shape)
     dgamma = (dout * x_hat).sum(axis=(0, 2, 3), keepdims=True)
     return _norm_grads(dx, dgamma, dout.sum(axis=(0, 2, 3), keepdims=True), x_hat, gamma)
+    ### END TWIN
 
 
 def dropout_forward_gpu(x, dropout_param):
@@ -402,6 +519,7 @@ def dropout_forward_gpu(x, dropout_param):
     The mask is drawn where x lives: from ``xp.random.default_rng(seed)`` when the param has a
     seed, else from ``dropout_param["rng"]`` (a generator of x's device), else a fresh one.
     """
+    ### BEGIN TWIN: return _on_host(layers.dropout_forward, x, dropout_param)
     _require_float("x", x)
     p = get_param(dropout_param, "p", "dropout_param")
     mode = get_param(dropout_param, "mode", "dropout_param")
@@ -417,12 +535,15 @@ def dropout_forward_gpu(x, dropout_param):
         rng = dropout_param.get("rng") or xp.random.default_rng()
     mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)
     return x * mask, (dropout_param, mask)
+    ### END TWIN
 
 
 def dropout_backward_gpu(dout, cache):
     """Same contract as layers.dropout_backward."""
+    ### BEGIN TWIN: return _on_host(layers.dropout_backward, dout, cache)
     _, mask = cache
     if mask is None:
         return dout.copy()
     require_shape("dout", dout, mask.shape, "the shape of dropout_forward's input")
     return (dout * mask).astype(mask.dtype, copy=False)
+    ### END TWIN

@@ -5,8 +5,10 @@ previous ones filled in:
 
 1. scan: the files to release (``ALLOWLIST`` below, nothing else) and the student-owned
    modules (every ``assignment/**.py`` with a solution region);
-2. student: ``OUT/student/`` with every region replaced by a TODO and a
-   ``raise NotImplementedError("<qualname>: ...")`` and every notebook's outputs cleared;
+2. student: ``OUT/student/`` with every solution region replaced by a TODO and a
+   ``raise NotImplementedError("<qualname>: ...")``, every twin region (a working equivalent of
+   student code in a given file, see ``grader/markers.py``) by its replacement statement, and
+   every notebook's outputs cleared;
 3. self-check: ``OUT/student/grader/``, the student's ``python -m grader check`` (no cases of
    the hidden catalog, only the public cases' records, inputs and expected values), and
    ``OUT/student/tests/test_public_cases.py`` (the public cases as pytest tests);
@@ -16,8 +18,8 @@ previous ones filled in:
 6. autograder: ``OUT/autograder/`` (the grader package, the given modules, the cases, inputs
    and reference values readable by their owner only, ``setup.sh``, ``run_autograder``);
 7. zip: ``OUT/autograder/autograder.zip`` in Gradescope's layout;
-8. leaks: no line of a solution region appears anywhere under ``OUT/student/`` (see
-   :func:`find_leaks`); the release fails if one does.
+8. leaks: no line of a solution or twin region appears anywhere under ``OUT/student/`` (see
+   :func:`forbidden_lines` and :func:`find_leaks`); the release fails if one does.
 
 Released to students (``ALLOWLIST``): the ``assignment/`` package's sources (``*.py``, ``*.pyx``,
 ``*.pxd``) and its data files (``assignment/data/*.npz|md|txt|json``), but no build product
@@ -68,6 +70,7 @@ class Context:
     student_modules: list = field(default_factory=list)  # relative to assignment/
     given: list = field(default_factory=list)            # relative to assignment/
     removed: dict = field(default_factory=dict)          # released path -> [(qualname, region lines)]
+    twins: dict = field(default_factory=dict)            # released path -> [(qualname, twin region lines)]
     cases: list = field(default_factory=list)
     inputs: dict = field(default_factory=dict)
     reference: dict = field(default_factory=dict)
@@ -134,29 +137,39 @@ def step_scan(ctx):
 
 
 def strip_file(rel, data):
-    """(released bytes, removed regions) of one allowlisted file."""
+    """(released bytes, removed solution regions) of one allowlisted file.
+
+    Solution regions become stubs, twin regions their replacement statements; a released
+    ``.py`` must still compile.
+    """
     if rel.endswith(".ipynb"):
         text, removed = markers.strip_notebook(data.decode("utf-8"), name=rel)
         return text.encode("utf-8"), removed
     if rel.endswith((".py", ".pyx", ".pxd")):
         text = data.decode("utf-8")
-        if markers.has_regions(text):
+        if markers.has_regions(text) or markers.has_twins(text):
             stripped, removed = markers.strip_code(text, where=rel)
-            compile(stripped, rel, "exec") if rel.endswith(".py") else None
+            if rel.endswith(".py"):
+                compile(stripped, rel, "exec")
             return stripped.encode("utf-8"), removed
     return data, []
 
 
 def step_student(ctx):
     for rel in ctx.files:
-        data, removed = strip_file(rel, (ctx.root / rel).read_bytes())
+        data = (ctx.root / rel).read_bytes()
+        released, removed = strip_file(rel, data)
         if removed:
             ctx.removed[rel] = removed
+        if rel.endswith((".py", ".pyx", ".pxd")) and markers.has_twins(data.decode("utf-8")):
+            ctx.twins[rel] = markers.twin_regions_removed(data.decode("utf-8"), where=rel)
         target = ctx.student / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        target.write_bytes(released)
     n = sum(len(v) for v in ctx.removed.values())
-    ctx.log.append(f"student tree: {len(ctx.files)} files, {n} solution regions stubbed")
+    t = sum(len(v) for v in ctx.twins.values())
+    ctx.log.append(f"student tree: {len(ctx.files)} files, {n} solution regions stubbed, "
+                   f"{t} twin regions replaced ({', '.join(sorted(ctx.twins)) or 'none'})")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -318,68 +331,106 @@ def step_zip(ctx):
 # ----------------------------------------------------------------------------------------------
 
 
-def solution_lines(root, files):
-    """{normalized line: where} of every non-trivial line of every solution region in ``files``."""
-    lines = {}
-    for rel in files:
-        path = Path(root) / rel
-        if rel.endswith(".ipynb"):
-            regions = markers.notebook_regions(path.read_text(), name=rel)
-        elif rel.endswith((".py", ".pyx", ".pxd")):
-            text = path.read_text()
-            all_lines = text.splitlines()
-            regions = [(rel, r.body(all_lines)) for r in markers.find_regions(all_lines, rel)]
-        else:
-            continue
-        for where, body in regions:
+def scan_regions(root, rel):
+    """([(where, kind, body lines)], {normalized lines outside every region}) of one released source.
+
+    A notebook is read cell by cell (it holds solution regions only); a ``.py``/``.pyx``/``.pxd``
+    file as a whole; any other text file has no region, only lines outside.
+    """
+    path = Path(root) / rel
+    regions, outside = [], set()
+    if rel.endswith(".ipynb"):
+        nb = json.loads(path.read_text())
+        for index, cell in enumerate(nb.get("cells", [])):
+            src = cell.get("source", "")
+            src_lines = ("".join(src) if isinstance(src, list) else src).splitlines()
+            where = f"{rel} cell {index}"
+            found = markers.find_regions(src_lines, where)
+            if markers.find_twin_regions(src_lines, where):
+                raise markers.MarkerError(f"{where}: a twin region in a notebook cell")
+            regions += [(where, markers.SOLUTION, r.body(src_lines)) for r in found]
+            outside.update(_outside(src_lines, found))
+        return regions, outside
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        return regions, outside
+    lines = text.splitlines()
+    found = markers.find_all_regions(lines, rel) if rel.endswith((".py", ".pyx", ".pxd")) else []
+    regions = [(rel, r.kind, r.body(lines)) for r in found]
+    return regions, _outside(lines, found)
+
+
+def _outside(lines, regions):
+    inside = set()
+    for r in regions:
+        inside.update(range(r.begin, r.end + 1))
+    return {markers.normalize_line(x) for i, x in enumerate(lines) if i not in inside}
+
+
+def region_lines(root, files=None, kinds=(markers.SOLUTION, markers.TWIN)):
+    """[(normalized line, where, kind, excused)] of every line of every region of ``kinds`` in ``files``
+    (default: the released sources other than the tests), in file order.
+
+    ``excused`` is None for a forbidden line, else why it may appear in the student tree:
+
+    - ``"trivial"`` (:func:`markers.is_trivial_line`) or ``"plumbing"``
+      (:func:`markers.is_plumbing_line`): it computes nothing;
+    - ``"scaffolding"``: it also occurs outside every region of a file that holds solution
+      regions (a student module or a notebook): the code students receive around their TODOs,
+      such as the argument checks of ``layers.py``;
+    - ``"kept in <file>"``: it also occurs outside every region of the region's own file (a
+      twin file's given code, e.g. a check the convolution twins share).
+    """
+    if files is None:
+        files = [f for f in released_files(root) if not f.startswith("tests/")]
+    scanned = {rel: scan_regions(root, rel) for rel in files}
+    scaffolding = set()
+    for regions, outside in scanned.values():
+        if any(kind == markers.SOLUTION for _, kind, _ in regions):
+            scaffolding |= outside
+    out = []
+    for rel, (regions, outside) in scanned.items():
+        for where, kind, body in regions:
+            if kind not in kinds:
+                continue
             for line in body:
                 norm = markers.normalize_line(line)
-                if not markers.is_trivial_line(norm):
-                    lines.setdefault(norm, where)
-    return lines
-
-
-def lines_outside_regions(root, files):
-    """Normalized lines of ``files`` that lie outside every solution region."""
-    seen = set()
-    for rel in files:
-        path = Path(root) / rel
-        if rel.endswith(".ipynb"):
-            nb = json.loads(path.read_text())
-            for cell in nb.get("cells", []):
-                src = cell.get("source", "")
-                src_lines = ("".join(src) if isinstance(src, list) else src).splitlines()
-                inside = set()
-                for r in markers.find_regions(src_lines, rel):
-                    inside.update(range(r.begin, r.end + 1))
-                seen.update(markers.normalize_line(x) for i, x in enumerate(src_lines) if i not in inside)
-            continue
-        try:
-            text = path.read_text()
-        except UnicodeDecodeError:
-            continue
-        all_lines = text.splitlines()
-        inside = set()
-        if rel.endswith((".py", ".pyx", ".pxd")):
-            for r in markers.find_regions(all_lines, rel):
-                inside.update(range(r.begin, r.end + 1))
-        seen.update(markers.normalize_line(x) for i, x in enumerate(all_lines) if i not in inside)
-    return seen
+                if markers.is_trivial_line(norm):
+                    excused = "trivial"
+                elif markers.is_plumbing_line(norm):
+                    excused = "plumbing"
+                elif norm in scaffolding:
+                    excused = "scaffolding"
+                elif norm in outside:
+                    excused = f"kept in {rel}"
+                else:
+                    excused = None
+                out.append((norm, where, kind, excused))
+    return out
 
 
 def forbidden_lines(root):
-    """The solution lines that must not appear in the student tree, with where each comes from.
+    """{normalized line: where it comes from} of the lines that must not appear in the student tree.
 
-    A line of a solution region is forbidden unless, after normalization, it is trivial
-    (blank, only brackets and punctuation, or a bare ``else:``/``try:``/``pass``/``return``...)
-    or it also occurs outside every solution region in the released sources of the
-    solution tree other than the tests (the package, the notebooks, the top-level files):
-    such a line is given code that students receive anyway.
+    Every line of every solution region and of every twin region of the released sources (the
+    package, the notebooks, the top-level files; the tests hold no region) is forbidden unless,
+    normalized, it is trivial (blank, only brackets and punctuation, or a bare ``else:``,
+    ``pass``, ``return``...), plumbing (it computes nothing: an unpacking of a name or a shape,
+    an ``if`` on a flag, a ``for`` header over a name, a ``return`` of names), scaffolding (it
+    also occurs outside every region of a student module or notebook: students get it around
+    their TODOs) or kept code of its own file (outside every region of that file). A line that
+    occurs only in the given code of some OTHER file is not excused: that given code would be a
+    working equivalent of the region, which is what this check exists to catch (mark it as a
+    twin region).
     """
-    files = released_files(root)
-    sources = [f for f in files if not f.startswith("tests/")]
-    allowed = lines_outside_regions(root, sources)
-    return {line: where for line, where in solution_lines(root, sources).items() if line not in allowed}
+    forbidden = {}
+    lines = region_lines(root)
+    for wanted in (markers.SOLUTION, markers.TWIN):  # a line in both kinds is reported with its solution region
+        for norm, where, kind, excused in lines:
+            if excused is None and kind == wanted:
+                forbidden.setdefault(norm, where)
+    return forbidden
 
 
 def find_leaks(root, student_dir):
@@ -425,24 +476,8 @@ def step_leaks(ctx):
     leaks = find_leaks(ctx.root, ctx.student)
     if leaks:
         shown = "\n".join(f"  {p}:{n}: {line.strip()}  (from {w})" for p, n, line, w in leaks[:20])
-        raise RuntimeError(f"{len(leaks)} solution line(s) leaked into {ctx.student}:\n{shown}")
-    ctx.log.append(f"leak check: {len(forbidden_lines(ctx.root))} solution lines, none under {ctx.student}")
-    for rel, lines in given_away(ctx.root).items():
-        ctx.log.append(f"warning: {len(lines)} solution lines also appear, outside any solution region, in {rel} "
-                       f"(released to students), e.g. {lines[0]!r}")
-
-
-def given_away(root):
-    """{released file: [solution lines it holds outside any region]}: what students receive anyway."""
-    files = [f for f in released_files(root) if not f.startswith("tests/")]
-    solution = solution_lines(root, files)
-    out = {}
-    for rel in files:
-        outside = lines_outside_regions(root, [rel])
-        shared = [line for line, where in solution.items() if line in outside and where != rel]
-        if len(shared) >= 3:
-            out[rel] = shared
-    return out
+        raise RuntimeError(f"{len(leaks)} solution or twin line(s) leaked into {ctx.student}:\n{shown}")
+    ctx.log.append(f"leak check: {len(forbidden_lines(ctx.root))} solution and twin lines, none under {ctx.student}")
 
 
 STEPS = (

@@ -10,7 +10,7 @@ Tolerances:
 - hard-coded expected arrays (rounded to 8 decimals in the notebooks): ``rel_error < 1e-7``
   and below the cell's stated tolerance, except adam's next_w (check 11) where a correct
   implementation scores 1.1e-7 against the rounded literal; there the cell's own "around
-  e-7" is asserted (< 2e-7) and an unrounded, independently computed value is compared at
+  e-7" is asserted (< 2e-7) and the unrounded value, stored at full precision, is compared at
   1e-12 as well;
 - reference outputs printed at full precision: relative error < 1e-12;
 - reference outputs printed by numpy with 8 decimals: ``atol=1e-8`` (rounding leaves up to
@@ -245,10 +245,20 @@ def test_check11_adam():
     assert rel_error(expected_v, config["v"]) < 1e-7  # correct 4.2e-9
     assert rel_error(expected_m, config["m"]) < 1e-7  # correct 4.2e-9
     assert config["t"] == 6
-    # The unrounded value of the documented rule (t incremented before use), computed here.
-    m6 = 0.9 * np.linspace(0.6, 0.9, num=N * D).reshape(N, D) + 0.1 * dw
-    v6 = 0.999 * np.linspace(0.7, 0.5, num=N * D).reshape(N, D) + 0.001 * dw**2
-    want = w - 1e-2 * (m6 / (1 - 0.9**6)) / (np.sqrt(v6 / (1 - 0.999**6)) + 1e-8)
+    # The unrounded value of the documented rule (t incremented before use), stored at full
+    # precision (a released test does not compute the update rule itself).
+    want = np.asarray(
+        [
+            [-0.40094747166840083, -0.3483618689667189, -0.2957770321333014, -0.24319298836973444,
+             -0.19060976631902593],
+            [-0.13802739616704435, -0.08544590975289204, -0.032865340689163525, 0.019714275506843335,
+             0.07229290126975907],
+            [0.12487049682925762, 0.17744702003811577, 0.2300224261834716, 0.2825966677792994,
+             0.33516969433784094],
+            [0.3877414521174136, 0.4403118838436444, 0.49288092840074144, 0.5454485204889067,
+             0.5980145902433942],
+        ]
+    )
     assert rel_error(want, next_w) < 1e-12
 
 

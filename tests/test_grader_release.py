@@ -1,16 +1,14 @@
 """`python -m grader release`: the student tree, its self-check, the autograder, and the leak check."""
 
 import json
-import os
 import shutil
 import stat
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
-from grader_fixtures import REPO, SOLUTION, released, workdir
+from grader_fixtures import REPO, SOLUTION, installed_student, released, student_copy, workdir
 
 from grader import markers
 from grader.release import (
@@ -137,16 +135,8 @@ def test_release_refuses_a_directory_with_other_things(tmp_path):
     assert (tmp_path / "precious.txt").exists()
 
 
-def _student_copy(name):
-    dest = workdir() / name
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(released().student, dest)
-    return dest
-
-
 def test_check_in_the_student_tree_fails_stubs_and_passes_the_solution():
-    tree = _student_copy("check-tree")
+    tree = student_copy("check-tree")
     cmd = [sys.executable, "-m", "grader", "check"]
     stubs = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=300)
     assert stubs.returncode == 1, stubs.stderr
@@ -166,33 +156,8 @@ def test_check_in_the_student_tree_fails_stubs_and_passes_the_solution():
     assert instructor_only.returncode == 2 and "instructor command" in instructor_only.stderr
 
 
-def _shim():
-    """A directory exposing the build requirements installed in this venv (and nothing else)."""
-    import numpy
-
-    site = Path(numpy.__file__).resolve().parents[1]
-    shim = workdir() / "shim"
-    shim.mkdir(exist_ok=True)
-    for pattern in ("numpy", "numpy.libs", "numpy-*.dist-info", "Cython", "cython.py", "cython-*.dist-info",
-                    "setuptools", "setuptools-*.dist-info", "_distutils_hack", "pkg_resources", "wheel",
-                    "wheel-*.dist-info", "tqdm", "tqdm-*.dist-info", "threadpoolctl.py", "threadpoolctl-*.dist-info"):
-        for path in site.glob(pattern):
-            if not (shim / path.name).exists():
-                (shim / path.name).symlink_to(path)
-    return shim
-
-
 def test_student_tree_installs_with_the_cython_build_and_imports():
-    tree = _student_copy("install-tree")
-    venv = workdir() / "student-venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    env = dict(os.environ, PYTHONPATH=str(_shim()))
-    env.pop("PYTHONHOME", None)
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-build-isolation",
-                              "--no-deps", "--no-index", "-q", "-e", str(tree)],
-                             env=env, capture_output=True, text=True, timeout=900)
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    tree, python, env = installed_student()
     assert list((tree / "assignment").glob("fast_layers*.so")), "the Cython extension was built in place"
     code = ("import assignment, assignment.layers, assignment.optim, assignment.fast_layers, assignment.solver, "
             "assignment.layer_utils, assignment.gradient_check, assignment.classifiers.fc_net, "

@@ -214,22 +214,52 @@ def test_max_pool_ties_by_hand():
 # dropout: the mask, scaling, seed and test mode the contract defines
 
 
+# dropout_forward and dropout_backward of the solution on x = linspace(0.5, 6, 12).reshape(3, 4),
+# dout = linspace(-2, 3.5, 12).reshape(3, 4) and rng = np.random.default_rng(5), stored (a released
+# test does not compute dropout itself): p -> (out, dx).
+DROPOUT_VALUES = {
+    0.3: (
+        [[0.0, 0.0, 0.0, 6.666666666666667], [8.333333333333334, 0.0, 0.0, 13.333333333333334], [15.0, 0.0, 0.0, 20.0]],
+        [[0.0, 0.0, 0.0, -1.6666666666666667], [0.0, 0.0, 0.0, 5.0], [6.666666666666667, 0.0, 0.0, 11.666666666666668]],
+    ),
+    0.75: (
+        [[0.0, 0.0, 2.0, 2.6666666666666665], [3.333333333333333, 4.0, 4.666666666666666, 5.333333333333333],
+         [6.0, 0.0, 7.333333333333333, 8.0]],
+        [[0.0, 0.0, -1.3333333333333333, -0.6666666666666666], [0.0, 0.6666666666666666, 1.3333333333333333, 2.0],
+         [2.6666666666666665, 0.0, 4.0, 4.666666666666666]],
+    ),
+    1.0: (
+        [[0.5, 1.0, 1.5, 2.0], [2.5, 3.0, 3.5, 4.0], [4.5, 5.0, 5.5, 6.0]],
+        [[-2.0, -1.5, -1.0, -0.5], [0.0, 0.5, 1.0, 1.5], [2.0, 2.5, 3.0, 3.5]],
+    ),
+}
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [0.3, 0.75, 1.0])
 def test_dropout_is_inverted_with_keep_probability(p, dtype):
-    x = randn(np.random.default_rng(0), (40, 50), dtype, shift=3.0)
-    dout = randn(np.random.default_rng(1), (40, 50), dtype)
+    x = np.linspace(0.5, 6.0, 12).reshape(3, 4).astype(dtype)
+    dout = np.linspace(-2.0, 3.5, 12).reshape(3, 4).astype(dtype)
     before = snapshot(x, dout)
     out, cache = layers.dropout_forward(x, {"mode": "train", "p": p, "rng": np.random.default_rng(5)})
     dx = layers.dropout_backward(dout, cache)
     assert_unchanged(before, (x, dout), ("x", "dout"))
-    # The mask the contract defines: rng.random(x.shape) < p, scaled by 1/p.
-    keep = np.random.default_rng(5).random(x.shape) < p
     check_dtypes(dtype, out, dx)
-    assert_close(out, np.where(keep, x / dtype(p), 0), dtype, "out")
-    assert_close(dx, np.where(keep, dout / dtype(p), 0), dtype, "dx")
+    want_out, want_dx = DROPOUT_VALUES[p]
+    assert_close(out, want_out, dtype, "out")
+    assert_close(dx, want_dx, dtype, "dx")
     if p == 1.0:
         np.testing.assert_array_equal(out, x)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.75])
+def test_dropout_keeps_the_units_the_contract_draws(p):
+    # The mask the contract defines: the units where rng.random(x.shape) < p survive.
+    x = randn(np.random.default_rng(0), (40, 50), np.float64, shift=3.0)
+    out, _ = layers.dropout_forward(x, {"mode": "train", "p": p, "rng": np.random.default_rng(5)})
+    keep = np.random.default_rng(5).random(x.shape) < p
+    np.testing.assert_array_equal(out != 0, keep)
+    assert abs(out.mean() - x.mean()) < 0.1 * abs(x.mean())  # inverted: the mean is kept
 
 
 def test_dropout_seed_gives_the_same_mask_every_call():
@@ -241,7 +271,8 @@ def test_dropout_seed_gives_the_same_mask_every_call():
     other, _ = layers.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 8})
     assert not np.array_equal(out1, other)
     keep = np.random.default_rng(7).random(x.shape) < 0.5
-    np.testing.assert_array_equal(out1, np.where(keep, 2.0, 0.0))
+    np.testing.assert_array_equal(out1 != 0, keep)
+    assert set(np.unique(out1)) == {0.0, 2.0}
 
 
 def test_dropout_test_mode_is_identity(rng):

@@ -2,12 +2,17 @@
 
 ``released()`` makes one release of this checkout (with a fixed hidden secret) in a temporary
 directory per test session; the grader's test modules share it (a plain cache: pytest
-fixtures defined in a helper module would be rebuilt per importing module).
+fixtures defined in a helper module would be rebuilt per importing module). Likewise
+``installed_student()`` installs one copy of its student tree (editable, with the Cython build)
+into a fresh venv, once per session.
 """
 
 import atexit
 import functools
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,3 +44,48 @@ def fast_limits(**overrides):
     values.update(overrides)
     return Limits(**values)
 
+
+
+def student_copy(name):
+    """A fresh copy of the released student tree under the session's work directory."""
+    dest = workdir() / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(released().student, dest)
+    return dest
+
+
+def shim():
+    """A directory exposing the build requirements installed in this venv (and nothing else)."""
+    import numpy
+
+    site = Path(numpy.__file__).resolve().parents[1]
+    path = workdir() / "shim"
+    path.mkdir(exist_ok=True)
+    for pattern in ("numpy", "numpy.libs", "numpy-*.dist-info", "Cython", "cython.py", "cython-*.dist-info",
+                    "setuptools", "setuptools-*.dist-info", "_distutils_hack", "pkg_resources", "wheel",
+                    "wheel-*.dist-info", "tqdm", "tqdm-*.dist-info", "threadpoolctl.py", "threadpoolctl-*.dist-info"):
+        for target in site.glob(pattern):
+            if not (path / target.name).exists():
+                (path / target.name).symlink_to(target)
+    return path
+
+
+@functools.cache
+def installed_student():
+    """(tree, python, env): a copy of the student tree installed with ``pip install -e`` (the Cython
+    extension built in place) into a fresh venv whose only other packages are the build requirements
+    (``env`` puts them on PYTHONPATH). Raises AssertionError with pip's output if the install fails."""
+    tree = student_copy("install-tree")
+    venv = workdir() / "student-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    env = dict(os.environ, PYTHONPATH=str(shim()))
+    env.pop("PYTHONHOME", None)
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-build-isolation",
+                              "--no-deps", "--no-index", "-q", "-e", str(tree)],
+                             env=env, capture_output=True, text=True, timeout=900)
+    if install.returncode != 0:
+        raise AssertionError("pip install -e of the student tree failed:\n"
+                             + install.stdout[-3000:] + install.stderr[-3000:])
+    return tree, python, env
