@@ -189,6 +189,10 @@ CONV = Twin(
         conv_case("k1-pad2-border-rows", (2, 2, 4, 4), (2, 2, 1, 1), 1, 2),
         conv_case("s3-p2-k5", (2, 2, 10, 13), (3, 2, 5, 5), 3, 2),
         conv_case("N7-many-images", (7, 4, 12, 12), (6, 4, 3, 3), 1, 1),
+        # 3x3 stride 1 with C >= 16 and F <= C: the CPU twin's Winograd path (odd and even sizes)
+        conv_case("winograd-odd-nonsquare-p1", (3, 16, 7, 10), (12, 16, 3, 3), 1, 1),
+        conv_case("winograd-N1-p0", (1, 16, 6, 5), (16, 16, 3, 3), 1, 0),
+        conv_case("winograd-p2", (2, 24, 5, 6), (8, 24, 3, 3), 1, 2),
     ),
     bench_cases=DEEPCONVNET_CONVS + (
         conv_case("CS231n cell 17 (100,3,31,31) 25x3x3 s2 p1", (100, 3, 31, 31), (25, 3, 3, 3), 2, 1),

@@ -349,11 +349,12 @@ def test_blas_hold_is_released_after_every_twin(twin):
     assert fast_layers._blas_depth == 0
 
 
-def test_conv_backward_is_bitwise_repeatable_with_threads():
+@pytest.mark.parametrize("index", [3, 4], ids=["conv4-winograd", "conv5-im2col"])
+def test_conv_backward_is_bitwise_repeatable_with_threads(index):
     """Threads take chunks dynamically; dw and db are still summed in one fixed order."""
     from threadpoolctl import threadpool_limits
 
-    case = TWINS[0].bench_cases[4]  # (100, 32, 8, 8): many chunks per thread
+    case = TWINS[0].bench_cases[index]  # DeepConvNet's conv4 / conv5 at batch 100: many chunks per thread
     arrays, dout = case.draw(np.float32)
     runs = []
     with threadpool_limits(limits=2):
@@ -375,3 +376,83 @@ def test_fast_backward_takes_the_naive_cache(twin):
         want = twin.grads(twin.backward("naive")(dout, cache))
         for g, w in zip(got, want, strict=True):
             _assert_close(g, w, 1e-12, f"{twin.name} {case.label}")
+
+
+# ----------------------------------------------------------------------------------------------
+# The CPU convolution's two algorithms: im2col + BLAS and Winograd F(2x2, 3x3)
+# ----------------------------------------------------------------------------------------------
+
+WINOGRAD_SHAPES = [
+    # (N, C, H, W), F, pad: odd and even outputs, a 1x1 output, pad 0..3, few channels
+    ((2, 3, 5, 7), 4, 1),
+    ((1, 4, 6, 6), 5, 0),
+    ((3, 2, 8, 5), 3, 2),
+    ((1, 1, 3, 3), 1, 0),
+    ((2, 3, 4, 9), 2, 3),
+    ((2, 16, 7, 7), 16, 1),
+    ((3, 8, 9, 4), 8, 2),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize(("x_shape", "F", "pad"), WINOGRAD_SHAPES, ids=[str(s) for s in WINOGRAD_SHAPES])
+def test_winograd_and_im2col_agree_with_naive(x_shape, F, pad, dtype):
+    rng = np.random.default_rng(hash((x_shape, F, pad)) % 2**32)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal((F, x_shape[1], 3, 3)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    param = {"stride": 1, "pad": pad}
+    x0, w0 = x.copy(), w.copy()
+    want, cache = layers.conv_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), param)
+    dout = rng.standard_normal(want.shape)
+    want_grads = layers.conv_backward_naive(dout, cache)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for forward, backward in ((fast_layers.conv_forward_winograd, fast_layers.conv_backward_winograd),
+                              (fast_layers.conv_forward_im2col, fast_layers.conv_backward_im2col)):
+        out, fcache = forward(x, w, b, param)
+        assert out.dtype == dtype
+        _assert_close(out, want, tol, f"{forward.__name__} out")
+        grads = backward(dout.astype(dtype), fcache)
+        for name, got, expect in zip(("dx", "dw", "db"), grads, want_grads, strict=True):
+            assert got.dtype == dtype, name
+            _assert_close(got, expect, tol, f"{backward.__name__} {name}")
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(w, w0)
+
+
+def test_conv_cpu_picks_winograd_where_it_measured_faster():
+    """docs/fast_layers.md: Winograd for 3x3 stride 1 with C >= 16 and F <= C, im2col elsewhere."""
+    deep = {case.label.split()[1]: case for case in TWINS[0].bench_cases if case.label.startswith("DeepConvNet")}
+    picked = {name: fast_layers._use_winograd(c.shapes[1][1], c.shapes[1][0], 3, 3, 1) for name, c in deep.items()}
+    assert picked == {"conv1": False, "conv2": True, "conv3": False, "conv4": True, "conv5": False, "conv6": True}
+    assert not fast_layers._use_winograd(32, 32, 3, 3, 2)
+    assert not fast_layers._use_winograd(32, 32, 5, 5, 1)
+
+
+@pytest.mark.parametrize(("w_shape", "stride"), [((4, 3, 5, 5), 1), ((4, 3, 3, 3), 2), ((4, 3, 3, 2), 1)])
+def test_winograd_rejects_what_it_cannot_compute(w_shape, stride):
+    x = np.zeros((1, 3, 9, 9))
+    with pytest.raises(ValueError, match="Winograd convolution takes 3x3 filters with stride 1"):
+        fast_layers.conv_forward_winograd(x, np.zeros(w_shape), np.zeros(4), {"stride": stride, "pad": 1})
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
+def test_winograd_same_result_for_any_thread_count_and_chunking(threads, chunk_bytes, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((7, 16, 9, 8))
+    w = rng.standard_normal((16, 16, 3, 3))
+    b = rng.standard_normal(16)
+    param = {"stride": 1, "pad": 1}
+    want, cache = layers.conv_forward_naive(x, w, b, param)
+    dout = rng.standard_normal(want.shape)
+    want_grads = layers.conv_backward_naive(dout, cache)
+    monkeypatch.setattr(fast_layers, "_WINO_CHUNK_BYTES", chunk_bytes)
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        out, fcache = fast_layers.conv_forward_winograd(x, w, b, param)
+        grads = fast_layers.conv_backward_winograd(dout, fcache)
+    _assert_close(out, want, 1e-12, "out")
+    for got, expect in zip(grads, want_grads, strict=True):
+        _assert_close(got, expect, 1e-12, "grad")
