@@ -21,6 +21,9 @@ gone, so this file holds no second copy of those answers. The convolution and ma
 
 How the CPU convolution works (docs/fast_layers.md has the measurements behind it):
 
+- 3x3 stride-1 layers with C >= 16 and F <= C run Winograd F(2x2, 3x3) (2.25x fewer
+  multiply-adds; section "Winograd" below); everything else runs im2col + BLAS:
+
 - ``omp_get_max_threads()`` threads (OMP_NUM_THREADS and threadpoolctl limits apply) take
   chunks of images off a shared counter; a chunk's im2col matrix (~1 MiB) stays in L2.
 - im2col is written straight from the unpadded input (zeros where a window hangs over the
@@ -973,8 +976,9 @@ def _wino_weights(w, dt):
     """U[4a + b, f, c] = (G w[f, c] G^T)[a, b], contiguous (16, F, C)."""
     F, C = w.shape[:2]
     G = _WINO_G.astype(dt)
-    U = np.einsum("au,fcuv,bv->abfc", G, w, G, optimize=True)
-    return np.ascontiguousarray(U.reshape(16, F, C), dtype=dt)
+    t = np.tensordot(w, G, axes=([3], [1]))  # (F, C, 3, 4): w[f, c] G^T
+    U = np.tensordot(G, t, axes=([1], [2]))  # (4, F, C, 4): G w[f, c] G^T, rows first
+    return np.ascontiguousarray(U.transpose(0, 3, 1, 2), dtype=dt).reshape(16, F, C)
 
 
 def _planes(rows, cols, dt):
