@@ -523,10 +523,12 @@ def _matmul_blocks(a, b, out, blocks):
         np.matmul(a, b[:, :, c0:c1], out=out[:, :, c0:c1])
 
 
-def _chunk_images(N, n_threads, bytes_per_image):
-    """Images per chunk: as many as fit _CHUNK_BYTES, at least one, and at least 4 chunks per thread."""
+def _chunk_images(N, n_threads, bytes_per_image, budget=None):
+    """Images per chunk: as many as fit ``budget`` bytes (default _CHUNK_BYTES), at least one, and
+    at least 4 chunks per thread."""
+    budget = _CHUNK_BYTES if budget is None else budget
     share = max(1, -(-N // (4 * max(1, n_threads))))
-    return int(max(1, min(share, _CHUNK_BYTES // max(1, bytes_per_image))))
+    return int(max(1, min(share, budget // max(1, bytes_per_image))))
 
 
 def conv_forward_cpu(x, w, b, conv_param):
@@ -986,12 +988,8 @@ def _planes(rows, cols, dt):
     so that a tile's 16 values never land in one cache set (4 KiB aliasing)."""
     plane = rows * cols + 64 // dt.itemsize
     flat = np.empty(16 * plane, dtype=dt)
-    return np.lib.stride_tricks.as_strided(flat, (16, rows, cols), (plane * dt.itemsize, cols * dt.itemsize, dt.itemsize))
-
-
-def _wino_chunk(N, n_threads, bytes_per_image):
-    share = max(1, -(-N // (4 * max(1, n_threads))))
-    return int(max(1, min(share, _WINO_CHUNK_BYTES // max(1, bytes_per_image))))
+    strides = (plane * dt.itemsize, cols * dt.itemsize, dt.itemsize)
+    return np.lib.stride_tricks.as_strided(flat, (16, rows, cols), strides)
 
 
 def _wino_fwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, ::1] x, U,
@@ -1013,14 +1011,16 @@ def _wino_fwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
         nt = (e - i) * TPI
         with nogil:
             for j in range(e - i):
-                _wino_in(&x[i + j, 0, 0, 0], &V[0, 0, 0], C, H, W, pad, TH, TW, j * TPI, Tcap, V.strides[0] // sizeof(real), &scratch[0])
+                _wino_in(&x[i + j, 0, 0, 0], &V[0, 0, 0], C, H, W, pad, TH, TW, j * TPI, Tcap,
+                         V.strides[0] // sizeof(real), &scratch[0])
         if nt == Tcap:
             np.matmul(U, V_arr, out=M_arr)
         else:
             np.matmul(U, V_arr[:, :, :nt], out=M_arr[:, :, :nt])
         with nogil:
             for j in range(e - i):
-                _wino_out(&M[0, 0, 0], &out[i + j, 0, 0, 0], &bias[0], F, Ho, Wo, TH, TW, j * TPI, Tcap, M.strides[0] // sizeof(real), &scratch[0])
+                _wino_out(&M[0, 0, 0], &out[i + j, 0, 0, 0], &bias[0], F, Ho, Wo, TH, TW, j * TPI, Tcap,
+                          M.strides[0] // sizeof(real), &scratch[0])
 
 
 def _wino_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, ::1] x,
@@ -1044,8 +1044,10 @@ def _wino_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
         nt = (e - i) * TPI
         with nogil:
             for j in range(e - i):
-                _wino_in(&x[i + j, 0, 0, 0], &V[0, 0, 0], C, H, W, pad, TH, TW, j * TPI, Tcap, V.strides[0] // sizeof(real), &scratch[0])
-                _wino_dout(&dout[i + j, 0, 0, 0], &dM[0, 0, 0], F, Ho, Wo, TH, TW, j * TPI, Tcap, dM.strides[0] // sizeof(real), &scratch[0])
+                _wino_in(&x[i + j, 0, 0, 0], &V[0, 0, 0], C, H, W, pad, TH, TW, j * TPI, Tcap,
+                         V.strides[0] // sizeof(real), &scratch[0])
+                _wino_dout(&dout[i + j, 0, 0, 0], &dM[0, 0, 0], F, Ho, Wo, TH, TW, j * TPI, Tcap,
+                           dM.strides[0] // sizeof(real), &scratch[0])
         if nt == Tcap:
             Vs, dMs, dVs = V_arr, dM_arr, dV_arr
         else:
@@ -1054,7 +1056,8 @@ def _wino_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
         np.matmul(UT, dMs, out=dVs)
         with nogil:
             for j in range(e - i):
-                _wino_in_adj(&dV[0, 0, 0], &dx[i + j, 0, 0, 0], C, H, W, pad, TH, TW, j * TPI, Tcap, dV.strides[0] // sizeof(real), &scratch[0])
+                _wino_in_adj(&dV[0, 0, 0], &dx[i + j, 0, 0, 0], C, H, W, pad, TH, TW, j * TPI, Tcap,
+                             dV.strides[0] // sizeof(real), &scratch[0])
 
 
 def conv_forward_winograd(x, w, b, conv_param):
@@ -1075,10 +1078,11 @@ def conv_forward_winograd(x, w, b, conv_param):
     out = np.empty((N, F, Ho, Wo), dtype=dt)
     if N:
         nt = num_threads()
-        m = _wino_chunk(N, nt, 16 * (C + F) * TH * TW * dt.itemsize)
+        m = _chunk_images(N, nt, 16 * (C + F) * TH * TW * dt.itemsize, _WINO_CHUNK_BYTES)
         nt = min(nt, N)
         bufs = [(_planes(C, m * TH * TW, dt), _planes(F, m * TH * TW, dt)) for _ in range(nt)]
-        _run_ranges(_wino_fwd_range, nt, nt, (xc, U, bias, out, bufs, (pad, TH, TW, m, Ho, Wo), itertools.count()))
+        geom = (pad, TH, TW, m, Ho, Wo)
+        _run_ranges(_wino_fwd_range, nt, nt, (xc, U, bias, out, bufs, geom, itertools.count()))
     if out.dtype != out_dtype:
         out = out.astype(out_dtype)
     return out, (x, w, b, conv_param)
@@ -1105,12 +1109,13 @@ def conv_backward_winograd(dout, cache):
     dU = np.zeros((16, F, C), dtype=dt)
     if N:
         nt = num_threads()
-        m = _wino_chunk(N, nt, 16 * (2 * C + F) * TH * TW * dt.itemsize)
+        m = _chunk_images(N, nt, 16 * (2 * C + F) * TH * TW * dt.itemsize, _WINO_CHUNK_BYTES)
         nt = min(nt, N)
         bufs = [(_planes(C, m * TH * TW, dt), _planes(F, m * TH * TW, dt), _planes(C, m * TH * TW, dt))
                 for _ in range(nt)]
         slots = np.empty((-(-N // m), 16, F, C), dtype=dt)
-        _run_ranges(_wino_bwd_range, nt, nt, (xc, dc, UT, dx, bufs, (pad, TH, TW, m, Ho, Wo), itertools.count(), slots))
+        geom = (pad, TH, TW, m, Ho, Wo)
+        _run_ranges(_wino_bwd_range, nt, nt, (xc, dc, UT, dx, bufs, geom, itertools.count(), slots))
         dU = slots.sum(axis=0)
     G = _WINO_G.astype(dt)
     dw = np.einsum("au,abfc,bv->fcuv", G, dU.reshape(4, 4, F, C), G, optimize=True)
