@@ -7,6 +7,7 @@ outputs and gradients keep the inputs' dtypes. The ``gpu`` implementation is ski
 where CuPy or a CUDA device is missing. The CS231n notebook's fast-vs-naive cells close the file.
 """
 
+import platform
 import sys
 import types
 
@@ -233,6 +234,55 @@ def test_pool_nan_routes_like_argmax():
     np.testing.assert_array_equal(dx, want)
 
 
+def _cpu_has_avx2():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx2" in f.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and platform.machine() == "x86_64" and _cpu_has_avx2()),
+    reason="the AVX2 pool kernels exist only on x86-64 CPUs with AVX2 (checked on Linux)",
+)
+def test_pool_simd_kernels_are_on_where_the_cpu_has_avx2():
+    before = fast_layers._set_pool_simd(True)
+    try:
+        assert fast_layers._set_pool_simd(True) is True
+    finally:
+        fast_layers._set_pool_simd(before)
+
+
+@pytest.mark.parametrize("width", [2, 6, 8, 10, 14, 16, 18, 24, 26, 30, 34])
+def test_pool_2x2_simd_and_scalar_kernels_agree_bitwise(width):
+    """The AVX2 float32 kernels (8- and 4-wide steps, scalar tail) against the scalar ones and the
+    naive layer: ties, NaN in every window slot, -inf, planes of every width class."""
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((3, 5, 6, width)).astype(np.float32)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[rng.random(x.shape) < 0.15] = 0.5
+    x[rng.random(x.shape) < 0.05] = -np.inf
+    dout = rng.standard_normal((3, 5, 3, width // 2)).astype(np.float32)
+    param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    results = []
+    before = fast_layers._set_pool_simd(True)
+    try:
+        for simd in (True, False):
+            fast_layers._set_pool_simd(simd)
+            out, cache = fast_layers.max_pool_forward_fast(x, param)
+            results.append((out, cache[2], fast_layers.max_pool_backward_fast(dout, cache)))
+    finally:
+        fast_layers._set_pool_simd(before)
+    (out_v, arg_v, dx_v), (out_s, arg_s, dx_s) = results
+    np.testing.assert_array_equal(out_v, out_s)
+    np.testing.assert_array_equal(arg_v, arg_s)
+    np.testing.assert_array_equal(dx_v, dx_s)
+    out_n, cache_n = layers.max_pool_forward_naive(x, param)
+    np.testing.assert_array_equal(out_v, out_n)
+    np.testing.assert_array_equal(dx_v, layers.max_pool_backward_naive(dout, cache_n))
+
+
 class _FakeCupyArray:
     """Stands in for a CuPy array: only its module name matters to the dispatchers."""
 
@@ -407,8 +457,10 @@ def test_winograd_and_im2col_agree_with_naive(x_shape, F, pad, dtype):
     dout = rng.standard_normal(want.shape)
     want_grads = layers.conv_backward_naive(dout, cache)
     tol = 1e-12 if dtype == np.float64 else 2e-5
-    for forward, backward in ((fast_layers.conv_forward_winograd, fast_layers.conv_backward_winograd),
-                              (fast_layers.conv_forward_im2col, fast_layers.conv_backward_im2col)):
+    for forward, backward in (
+        (fast_layers.conv_forward_winograd, fast_layers.conv_backward_winograd),
+        (fast_layers.conv_forward_im2col, fast_layers.conv_backward_im2col),
+    ):
         out, fcache = forward(x, w, b, param)
         assert out.dtype == dtype
         _assert_close(out, want, tol, f"{forward.__name__} out")
@@ -450,6 +502,7 @@ def test_winograd_same_result_for_any_thread_count_and_chunking(threads, chunk_b
     dout = rng.standard_normal(want.shape)
     want_grads = layers.conv_backward_naive(dout, cache)
     monkeypatch.setattr(fast_layers, "_WINO_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(fast_layers, "_WINO_BWD_CHUNK_BYTES", chunk_bytes)
     with threadpool_limits(limits=threads, user_api="openmp"):
         out, fcache = fast_layers.conv_forward_winograd(x, w, b, param)
         grads = fast_layers.conv_backward_winograd(dout, fcache)
