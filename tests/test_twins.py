@@ -441,6 +441,9 @@ WINOGRAD_SHAPES = [
     ((2, 3, 4, 9), 2, 3),
     ((2, 16, 7, 7), 16, 1),
     ((3, 8, 9, 4), 8, 2),
+    # channel counts and widths that mix the transposes' 4x4 blocks with their edges
+    ((2, 6, 10, 11), 7, 1),
+    ((1, 18, 6, 9), 13, 0),
 ]
 
 
