@@ -39,6 +39,10 @@ How the CPU convolution works (docs/fast_layers.md has the measurements behind i
   storing HH*WW copies of the input and reading them back from memory).
 - No OpenMP parallel regions: the threads are a small blocking Python thread pool (see
   ``_run_ranges``); the hot loops release the GIL.
+
+Max pooling: direct kernels for any window and stride; the common 2x2 stride-2 case has its own
+kernels, written with AVX2 intrinsics for float32 on x86-64 CPUs that have AVX2 (checked at
+import) and branch-free scalar code everywhere else, with the same results bit for bit.
 """
 
 cimport cython
@@ -1141,7 +1145,6 @@ cdef extern from *:
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
     #include <immintrin.h>
     #include <string.h>
-    #define AS_POOL_SIMD 1
 
     static int as_pool_simd_available(void) {
         __builtin_cpu_init();
@@ -1282,7 +1285,6 @@ cdef extern from *:
         }
     }
     #else
-    #define AS_POOL_SIMD 0
     static int as_pool_simd_available(void) { return 0; }
     static void as_pool_fwd_2x2_f32(const float* x, float* out, unsigned char* arg, Py_ssize_t p0, Py_ssize_t p1,
                                     Py_ssize_t H, Py_ssize_t W) {}
