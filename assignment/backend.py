@@ -10,7 +10,7 @@ written against one table runs on the others unchanged.
 
 from types import SimpleNamespace
 
-from assignment import layers
+from assignment import layer_utils, layers
 
 # Operation name -> the naive layer functions that define its contract.
 OPERATIONS = {
@@ -28,6 +28,8 @@ OPERATIONS = {
     "dropout_backward": layers.dropout_backward,
     "conv_forward": layers.conv_forward_naive,
     "conv_backward": layers.conv_backward_naive,
+    "conv_relu_forward": layer_utils.conv_relu_forward,
+    "conv_relu_backward": layer_utils.conv_relu_backward,
     "max_pool_forward": layers.max_pool_forward_naive,
     "max_pool_backward": layers.max_pool_backward_naive,
     "spatial_batchnorm_forward": layers.spatial_batchnorm_forward,

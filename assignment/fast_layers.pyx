@@ -360,6 +360,29 @@ cdef void _add_rows(real* acc, const real* part, Py_ssize_t m, Py_ssize_t size) 
             acc[j] += part[i * size + j]
 
 
+# The ReLU kernels of the fused conv_relu twins. They are twin regions: the student release keeps
+# only their signatures (its conv_relu twins call the student's own layers.relu_* instead and
+# never reach these).
+cdef void _relu_inplace(real* a, Py_ssize_t n) noexcept nogil:
+    """a = max(a, 0) elementwise, as np.maximum(a, 0) (NaN stays NaN)."""
+    ### BEGIN TWIN: pass
+    cdef Py_ssize_t i
+    cdef real v
+    for i in range(n):
+        v = a[i]
+        a[i] = 0 if v <= 0 else v
+    ### END TWIN
+
+
+cdef void _relu_mask(const real* dout, const real* y, real* out, Py_ssize_t n) noexcept nogil:
+    """out = dout * (y > 0), a product (NaN in dout stays NaN); y is the ReLU's input or its output."""
+    ### BEGIN TWIN: pass
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = dout[i] * (1 if y[i] > 0 else 0)
+    ### END TWIN
+
+
 def im2col_cpu(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t stride, Py_ssize_t pad):
     """The im2col matrices the convolution multiplies, for inspection and benchmarks.
 
@@ -429,9 +452,11 @@ def _conv_fwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
     slowed down by the machine does fewer chunks; bufs[tid] is this thread's cols.
     """
     cdef Py_ssize_t HH, WW, s, pad, Ho, Wo
-    HH, WW, s, pad, Ho, Wo, blocks = geom
+    cdef bint relu
+    HH, WW, s, pad, Ho, Wo, blocks, relu = geom
     cols_arr = bufs[tid]
     cdef real[:, :, ::1] cols = cols_arr
+    cdef real[:, :, ::1] o3 = out3
     cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], N = x.shape[0]
     cdef Py_ssize_t m = cols.shape[0], i, e, j
     while True:
@@ -443,11 +468,14 @@ def _conv_fwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
             for j in range(e - i):
                 _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, pad, Ho, Wo)
         _matmul_blocks(wb, cols_arr[: e - i], out3[i:e], blocks)
+        if relu:  # while the chunk's output is still in cache
+            with nogil:
+                _relu_inplace(&o3[i, 0, 0], (e - i) * o3.shape[1] * o3.shape[2])
 
 
 def _conv_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, ::1] x,
                     const real[:, :, :, ::1] dout, wdx, real[:, :, :, ::1] dx, list bufs, geom, chunks,
-                    real[:, :, ::1] slots):
+                    real[:, :, ::1] slots, const real[:, :, :, ::1] ymask=None):
     """Take chunks of images off ``chunks``: write dx[i:e], and chunk c's [dw | db]^T into slots[c].
 
     One slot per chunk (summed in chunk order afterwards) keeps dw and db bit-identical
@@ -455,11 +483,16 @@ def _conv_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
 
     dx either as a gather (stride 1: dx[n] = wdx @ im2col(dout[n]) with the flipped filters,
     lands in (C, H, W) order) or as a scatter (dcols = wdx @ dout[n], then col2im).
+
+    With ``ymask`` (a fused ReLU's output or input), each chunk's dout is first masked to
+    dout * (ymask > 0) in the thread's buffer, and that is what the chunk differentiates.
     """
     cdef Py_ssize_t HH, WW, s, pad, Ho, Wo
     cdef bint gather
     HH, WW, s, pad, Ho, Wo, gather, blocks, row_blocks = geom
-    cols_arr, dcols_arr, part_arr, dT_arr = bufs[tid]
+    cols_arr, dcols_arr, part_arr, dT_arr, dm_arr = bufs[tid]
+    cdef real[:, :, :, ::1] dm = dm_arr
+    cdef const real* dsrc
     cdef real[:, :, ::1] cols = cols_arr
     cdef real[:, :, ::1] dcols = dcols_arr
     cdef real[:, :, ::1] part = part_arr
@@ -479,7 +512,14 @@ def _conv_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
         with nogil:
             for j in range(e - i):
                 _im2col_img(&x[i + j, 0, 0, 0], &cols[j, 0, 0], C, H, W, HH, WW, s, pad, pad, Ho, Wo)
-        d = dout3[i:e]
+        if ymask is None:
+            d = dout3[i:e]
+            dsrc = &dout[i, 0, 0, 0]
+        else:
+            with nogil:
+                _relu_mask(&dout[i, 0, 0, 0], &ymask[i, 0, 0, 0], &dm[0, 0, 0, 0], (e - i) * F * P)
+            d = dm_arr[: e - i].reshape(e - i, F, P)
+            dsrc = &dm[0, 0, 0, 0]
         if dT_arr is None:
             dT = d.transpose(0, 2, 1)
         else:
@@ -492,7 +532,7 @@ def _conv_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
         if gather:
             with nogil:
                 for j in range(e - i):
-                    _im2col_img(&dout[i + j, 0, 0, 0], &dcols[j, 0, 0], F, Ho, Wo, HH, WW, 1,
+                    _im2col_img(dsrc + j * F * P, &dcols[j, 0, 0], F, Ho, Wo, HH, WW, 1,
                                 HH - 1 - pad, WW - 1 - pad, H, W)
             _matmul_blocks(wdx, dcols_arr[: e - i], dx3[i:e], blocks)
         else:
@@ -560,6 +600,11 @@ def conv_forward_cpu(x, w, b, conv_param):
 
 def conv_forward_im2col(x, w, b, conv_param):
     """Convolution forward by im2col + BLAS (any filter, stride and pad); conv_forward_cpu's contract."""
+    return _conv_forward_im2col(x, w, b, conv_param, False)
+
+
+def _conv_forward_im2col(x, w, b, conv_param, bint relu):
+    """conv_forward_im2col, followed by a ReLU on each chunk's output when ``relu``."""
     (N, F, Ho, Wo), s, pad = _conv_geometry(x, w, b, conv_param)
     out_dtype = np.result_type(x, w, b)
     dt = _compute_dtype(out_dtype)
@@ -580,7 +625,7 @@ def conv_forward_im2col(x, w, b, conv_param):
             cols = np.empty((m, K + 1, P), dtype=dt)
             cols[:, K, :] = 1
             bufs.append(cols)
-        geom = (HH, WW, s, pad, Ho, Wo, _column_blocks(F, K + 1, P))
+        geom = (HH, WW, s, pad, Ho, Wo, _column_blocks(F, K + 1, P), relu)
         _run_ranges(_conv_fwd_range, nt, nt, (xc, wb, out.reshape(N, F, P), bufs, geom, itertools.count()))
     if out.dtype != out_dtype:
         out = out.astype(out_dtype)
@@ -608,6 +653,11 @@ def conv_backward_cpu(dout, cache):
 
 def conv_backward_im2col(dout, cache):
     """Convolution backward by im2col + BLAS; conv_backward_cpu's contract."""
+    return _conv_backward_im2col(dout, cache, None)
+
+
+def _conv_backward_im2col(dout, cache, ymask):
+    """conv_backward_im2col of dout * (ymask > 0) when ymask (same shape as dout) is given."""
     x, w, b, conv_param = cache
     (N, F, Ho, Wo), s, pad = _conv_geometry(x, w, b, conv_param)
     _require_array("dout", dout)
@@ -641,16 +691,88 @@ def conv_backward_im2col(dout, cache):
             cols[:, K, :] = 1
             bufs.append((cols, np.empty((m,) + dcols_shape, dtype=dt), np.empty((m, K + 1, F), dtype=dt),
                          # dout^T copied contiguous (faster GEMM) unless the GEMM is tiny next to it
-                         np.empty((m, P, F), dtype=dt) if K + 1 >= F else None))
+                         np.empty((m, P, F), dtype=dt) if K + 1 >= F else None,
+                         np.empty((m, F, Ho, Wo) if ymask is not None else (1, 1, 1, 1), dtype=dt)))
         blocks = _column_blocks(wdx.shape[0], wdx.shape[1], dcols_shape[1])
         # [dw | db]^T = cols @ dout^T, cut into row blocks of cols for the same small-GEMM reason
         geom = (HH, WW, s, pad, Ho, Wo, gather, blocks, _column_blocks(P, F, K + 1))
         slots = np.zeros((-(-N // m), K + 1, F), dtype=dt)
-        _run_ranges(_conv_bwd_range, nt, nt, (xc, dc, wdx, dx, bufs, geom, itertools.count(), slots))
+        _run_ranges(_conv_bwd_range, nt, nt, (xc, dc, wdx, dx, bufs, geom, itertools.count(), slots,
+                                              None if ymask is None else _as_compute(ymask, dt)))
         acc_total = slots.sum(axis=0)
     dw = acc_total[:K].T.reshape(w.shape).astype(w.dtype)
     db = acc_total[K].astype(b.dtype)
     return dx.astype(x.dtype, copy=False), dw, db
+
+
+def _conv_then_relu(x, w, b, conv_param):
+    """conv_forward_cpu, then layers.relu_forward: conv_relu_forward_cpu's contract, unfused."""
+    a, conv_cache = conv_forward_cpu(x, w, b, conv_param)
+    out, relu_cache = layers.relu_forward(a)
+    return out, (conv_cache, relu_cache)
+
+
+def _relu_then_conv_backward(dout, cache):
+    """layers.relu_backward, then conv_backward_cpu: conv_relu_backward_cpu's contract, unfused."""
+    conv_cache, y = _conv_relu_cache(cache)
+    return conv_backward_cpu(layers.relu_backward(dout, y), conv_cache)
+
+
+def _conv_relu_cache(cache):
+    """(conv cache, ReLU array) out of a conv_relu cache, or a ValueError that says what it needs."""
+    if not isinstance(cache, tuple) or len(cache) != 2 or not isinstance(cache[0], tuple) or len(cache[0]) != 4:
+        raise ValueError("cache must be the ((x, w, b, conv_param), relu_cache) of conv_relu_forward_fast "
+                         "or of layer_utils.conv_relu_forward")
+    return cache
+
+
+def conv_relu_forward_cpu(x, w, b, conv_param):
+    """Convolution, then ReLU, in one pass on the CPU; the contract of layer_utils.conv_relu_forward.
+
+    The ReLU runs on each chunk of the convolution's output while it is still in cache, so the
+    output is written once and no second array is made.
+
+    Inputs: x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param as conv_forward_naive.
+
+    Returns a tuple of:
+    - out: max(0, conv(x)), of shape (N, F, H', W') and dtype np.result_type(x, w, b)
+    - cache: ((x, w, b, conv_param), out). The ReLU's cache is its output rather than its
+      input: out > 0 exactly where the input is > 0, which is all a ReLU backward reads, so
+      layer_utils.conv_relu_backward takes this cache, and conv_relu_backward_cpu takes theirs.
+    """
+    ### BEGIN TWIN: return _conv_then_relu(x, w, b, conv_param)
+    (N, F, Ho, Wo), s, pad = _conv_geometry(x, w, b, conv_param)
+    if _use_winograd(x.shape[1], F, w.shape[2], w.shape[3], s):
+        out, conv_cache = _conv_forward_winograd(x, w, b, conv_param, True)
+    else:
+        out, conv_cache = _conv_forward_im2col(x, w, b, conv_param, True)
+    return out, (conv_cache, out)
+    ### END TWIN
+
+
+def conv_relu_backward_cpu(dout, cache):
+    """Backward of conv_relu_forward_cpu; the contract of layer_utils.conv_relu_backward.
+
+    The ReLU's mask is applied to each chunk of dout inside the convolution's backward pass.
+
+    Inputs:
+    - dout: upstream derivative, of shape (N, F, H', W')
+    - cache: from conv_relu_forward_cpu or layer_utils.conv_relu_forward
+
+    Returns a tuple of (dx, dw, db), in the shapes and dtypes of x, w and b.
+    """
+    ### BEGIN TWIN: return _relu_then_conv_backward(dout, cache)
+    conv_cache, y = _conv_relu_cache(cache)
+    x, w, b, conv_param = conv_cache
+    (N, F, Ho, Wo), s, pad = _conv_geometry(x, w, b, conv_param)
+    _require_array("dout", dout)
+    require_shape("dout", dout, (N, F, Ho, Wo), "the shape of conv_relu_forward_fast's output")
+    _require_array("cache[1]", y)
+    require_shape("cache[1]", y, (N, F, Ho, Wo), "the shape of conv_relu_forward_fast's output")
+    if _use_winograd(x.shape[1], F, w.shape[2], w.shape[3], s):
+        return _conv_backward_winograd(dout, conv_cache, y)
+    return _conv_backward_im2col(dout, conv_cache, y)
+    ### END TWIN
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1003,7 +1125,8 @@ def _planes(rows, cols, dt):
 def _wino_fwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, ::1] x, U,
                     const real[::1] bias, real[:, :, :, ::1] out, list bufs, geom, chunks):
     cdef Py_ssize_t pad, TH, TW, m, Ho, Wo
-    pad, TH, TW, m, Ho, Wo = geom
+    cdef bint relu
+    pad, TH, TW, m, Ho, Wo, relu = geom
     V_arr, M_arr = bufs[tid]
     cdef real[:, :, :] V = V_arr
     cdef real[:, :, :] M = M_arr
@@ -1029,13 +1152,22 @@ def _wino_fwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
             for j in range(e - i):
                 _wino_out(&M[0, 0, 0], &out[i + j, 0, 0, 0], &bias[0], F, Ho, Wo, TH, TW, j * TPI, Tcap,
                           M.strides[0] // sizeof(real), &scratch[0])
+                if relu:  # while the image's output is still in cache
+                    _relu_inplace(&out[i + j, 0, 0, 0], F * Ho * Wo)
 
 
 def _wino_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, ::1] x,
-                    const real[:, :, :, ::1] dout, UT, real[:, :, :, ::1] dx, list bufs, geom, chunks, slots):
+                    const real[:, :, :, ::1] dout, UT, real[:, :, :, ::1] dx, list bufs, geom, chunks, slots,
+                    const real[:, :, :, ::1] ymask=None, real[:, ::1] db_slots=None):
+    """With ``ymask`` (a fused ReLU's output or input), each image's dout is first masked to
+    dout * (ymask > 0), and chunk c's sum of it over images and pixels goes to db_slots[c]."""
     cdef Py_ssize_t pad, TH, TW, m, Ho, Wo
-    pad, TH, TW, m, Ho, Wo = geom
-    V_arr, dM_arr, dV_arr = bufs[tid]
+    pad, TH, TW, m, Ho, Wo = geom[:6]
+    V_arr, dM_arr, dV_arr, dimg_arr = bufs[tid]
+    cdef real[:, :, ::1] dimg = dimg_arr
+    cdef Py_ssize_t f, q
+    cdef real acc
+    cdef const real* pl
     cdef real[:, :, :] V = V_arr
     cdef real[:, :, :] dM = dM_arr
     cdef real[:, :, :] dV = dV_arr
@@ -1054,8 +1186,19 @@ def _wino_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
             for j in range(e - i):
                 _wino_in(&x[i + j, 0, 0, 0], &V[0, 0, 0], C, H, W, pad, TH, TW, j * TPI, Tcap,
                          V.strides[0] // sizeof(real), &scratch[0])
-                _wino_dout(&dout[i + j, 0, 0, 0], &dM[0, 0, 0], F, Ho, Wo, TH, TW, j * TPI, Tcap,
-                           dM.strides[0] // sizeof(real), &scratch[0])
+                if ymask is None:
+                    _wino_dout(&dout[i + j, 0, 0, 0], &dM[0, 0, 0], F, Ho, Wo, TH, TW, j * TPI, Tcap,
+                               dM.strides[0] // sizeof(real), &scratch[0])
+                else:
+                    _relu_mask(&dout[i + j, 0, 0, 0], &ymask[i + j, 0, 0, 0], &dimg[0, 0, 0], F * Ho * Wo)
+                    for f in range(F):
+                        pl = &dimg[f, 0, 0]
+                        acc = 0
+                        for q in range(Ho * Wo):
+                            acc = acc + pl[q]
+                        db_slots[c, f] += acc
+                    _wino_dout(&dimg[0, 0, 0], &dM[0, 0, 0], F, Ho, Wo, TH, TW, j * TPI, Tcap,
+                               dM.strides[0] // sizeof(real), &scratch[0])
         if nt == Tcap:
             Vs, dMs, dVs = V_arr, dM_arr, dV_arr
         else:
@@ -1074,6 +1217,11 @@ def conv_forward_winograd(x, w, b, conv_param):
     The contract of conv_forward_cpu (same cache); conv_forward_cpu takes this path where it is
     the faster one (see _use_winograd).
     """
+    return _conv_forward_winograd(x, w, b, conv_param, False)
+
+
+def _conv_forward_winograd(x, w, b, conv_param, bint relu):
+    """conv_forward_winograd, followed by a ReLU on each image's output when ``relu``."""
     (N, F, Ho, Wo), s, pad = _conv_geometry(x, w, b, conv_param)
     _require_winograd(w, s)
     out_dtype = np.result_type(x, w, b)
@@ -1089,7 +1237,7 @@ def conv_forward_winograd(x, w, b, conv_param):
         m = _chunk_images(N, nt, 16 * (C + F) * TH * TW * dt.itemsize, _WINO_CHUNK_BYTES)
         nt = min(nt, N)
         bufs = [(_planes(C, m * TH * TW, dt), _planes(F, m * TH * TW, dt)) for _ in range(nt)]
-        geom = (pad, TH, TW, m, Ho, Wo)
+        geom = (pad, TH, TW, m, Ho, Wo, relu)
         _run_ranges(_wino_fwd_range, nt, nt, (xc, U, bias, out, bufs, geom, itertools.count()))
     if out.dtype != out_dtype:
         out = out.astype(out_dtype)
@@ -1101,6 +1249,11 @@ def conv_backward_winograd(dout, cache):
 
     The contract of conv_backward_cpu; takes either forward's cache.
     """
+    return _conv_backward_winograd(dout, cache, None)
+
+
+def _conv_backward_winograd(dout, cache, ymask):
+    """conv_backward_winograd of dout * (ymask > 0) when ymask (same shape as dout) is given."""
     x, w, b, conv_param = cache
     (N, F, Ho, Wo), s, pad = _conv_geometry(x, w, b, conv_param)
     _require_winograd(w, s)
@@ -1119,15 +1272,24 @@ def conv_backward_winograd(dout, cache):
         nt = num_threads()
         m = _chunk_images(N, nt, 16 * (2 * C + F) * TH * TW * dt.itemsize, _WINO_BWD_CHUNK_BYTES)
         nt = min(nt, N)
-        bufs = [(_planes(C, m * TH * TW, dt), _planes(F, m * TH * TW, dt), _planes(C, m * TH * TW, dt))
+        bufs = [(_planes(C, m * TH * TW, dt), _planes(F, m * TH * TW, dt), _planes(C, m * TH * TW, dt),
+                 np.empty((F, Ho, Wo) if ymask is not None else (1, 1, 1), dtype=dt))
                 for _ in range(nt)]
-        slots = np.empty((-(-N // m), 16, F, C), dtype=dt)
+        n_chunks = -(-N // m)
+        slots = np.empty((n_chunks, 16, F, C), dtype=dt)
+        db_slots = np.zeros((n_chunks, F), dtype=dt)
         geom = (pad, TH, TW, m, Ho, Wo)
-        _run_ranges(_wino_bwd_range, nt, nt, (xc, dc, UT, dx, bufs, geom, itertools.count(), slots))
+        _run_ranges(_wino_bwd_range, nt, nt, (xc, dc, UT, dx, bufs, geom, itertools.count(), slots,
+                                              None if ymask is None else _as_compute(ymask, dt), db_slots))
         dU = slots.sum(axis=0)
     G = _WINO_G.astype(dt)
     dw = np.einsum("au,abfc,bv->fcuv", G, dU.reshape(4, 4, F, C), G, optimize=True)
-    db = dc.sum(axis=(0, 2, 3))
+    if ymask is None:
+        db = dc.sum(axis=(0, 2, 3))
+    elif N:
+        db = db_slots.sum(axis=0)
+    else:
+        db = np.zeros(F, dtype=dt)
     return dx.astype(x.dtype, copy=False), dw.astype(w.dtype), db.astype(b.dtype)
 
 
@@ -1738,6 +1900,24 @@ def conv_backward_fast(dout, cache):
 
         return gpu_layers.conv_backward_gpu(dout, cache)
     return conv_backward_cpu(dout, cache)
+
+
+def conv_relu_forward_fast(x, w, b, conv_param):
+    """Same contract as layer_utils.conv_relu_forward; runs where x lives."""
+    if _is_cupy(x):
+        from assignment import gpu_layers
+
+        return gpu_layers.conv_relu_forward_gpu(x, w, b, conv_param)
+    return conv_relu_forward_cpu(x, w, b, conv_param)
+
+
+def conv_relu_backward_fast(dout, cache):
+    """Same contract as layer_utils.conv_relu_backward; runs where dout lives."""
+    if _is_cupy(dout):
+        from assignment import gpu_layers
+
+        return gpu_layers.conv_relu_backward_gpu(dout, cache)
+    return conv_relu_backward_cpu(dout, cache)
 
 
 def max_pool_forward_fast(x, pool_param):

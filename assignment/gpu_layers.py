@@ -227,6 +227,19 @@ def conv_backward_gpu(dout, cache):
     return dx.astype(x.dtype, copy=False), dw.reshape(w.shape).astype(w.dtype, copy=False), db
 
 
+def conv_relu_forward_gpu(x, w, b, conv_param):
+    """Same contract as layer_utils.conv_relu_forward: conv_forward_gpu, then relu_forward_gpu."""
+    a, conv_cache = conv_forward_gpu(x, w, b, conv_param)
+    out, relu_cache = relu_forward_gpu(a)
+    return out, (conv_cache, relu_cache)
+
+
+def conv_relu_backward_gpu(dout, cache):
+    """Same contract as layer_utils.conv_relu_backward: returns (dx, dw, db)."""
+    conv_cache, relu_cache = cache
+    return conv_backward_gpu(relu_backward_gpu(dout, relu_cache), conv_cache)
+
+
 # ----------------------------------------------------------------------------------------------
 # Max pooling
 # ----------------------------------------------------------------------------------------------

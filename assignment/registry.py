@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from assignment import fast_layers, layers
+from assignment import fast_layers, layer_utils, layers
 from assignment.checks import conv_output_shape, pool_output_shape
 
 IMPLS = ("naive", "cpu", "gpu")
@@ -273,5 +273,29 @@ RELU = Twin(
     n_grads=1,
 )
 
-TWINS = (CONV, MAX_POOL, AFFINE, RELU)
+# Convolution and ReLU as one op: the fast twin applies the ReLU (and, backward, its mask) per chunk
+# inside the convolution, where the separate ops would read and write the whole activation again.
+CONV_RELU = Twin(
+    name="conv_relu",
+    naive_forward=layer_utils.conv_relu_forward,
+    naive_backward=layer_utils.conv_relu_backward,
+    cpu_forward=fast_layers.conv_relu_forward_fast,
+    cpu_backward=fast_layers.conv_relu_backward_fast,
+    gpu_forward="conv_relu_forward_gpu",
+    gpu_backward="conv_relu_backward_gpu",
+    oracle="conv_relu",
+    tolerance=_TOLERANCE,
+    cases=(
+        conv_case("im2col-k3-s1-p1", (3, 3, 8, 8), (5, 3, 3, 3), 1, 1),
+        conv_case("im2col-gather-F<=C", (2, 6, 7, 9), (4, 6, 3, 3), 1, 1),
+        conv_case("im2col-nonsquare-s2-p0", (2, 3, 7, 8), (4, 3, 3, 2), 2, 0),
+        conv_case("im2col-N7-many-images", (7, 4, 12, 12), (6, 4, 3, 3), 1, 2),
+        conv_case("winograd-odd-nonsquare-p1", (3, 16, 7, 10), (12, 16, 3, 3), 1, 1),
+        conv_case("winograd-N5-p2", (5, 24, 5, 6), (8, 24, 3, 3), 1, 2),
+    ),
+    bench_cases=(DEEPCONVNET_CONVS[1], DEEPCONVNET_CONVS[2]),
+    n_grads=3,
+)
+
+TWINS = (CONV, MAX_POOL, AFFINE, RELU, CONV_RELU)
 BY_NAME = MappingProxyType({t.name: t for t in TWINS})

@@ -17,6 +17,7 @@ differentiable input, in argument order and of that input's shape:
   and CS231n's ``dout * (x > 0)``).
 - ``conv(x, w, b, conv_param, dout) -> (out, (dx, dw, db))``: ``F.conv2d`` (cross-correlation,
   zero padding ``conv_param["pad"]`` on each side, ``conv_param["stride"]``).
+- ``conv_relu(x, w, b, conv_param, dout) -> (out, (dx, dw, db))``: ``F.relu`` of ``conv``.
 - ``max_pool(x, pool_param, dout) -> (out, (dx,))``: ``F.max_pool2d`` with kernel
   (``pool_height``, ``pool_width``), ``stride``, no padding.
 - ``softmax_loss(x, y) -> (loss, dx)``: ``F.cross_entropy``, mean over the N examples.
@@ -53,6 +54,7 @@ __all__ = [
     "affine",
     "batchnorm",
     "conv",
+    "conv_relu",
     "layernorm",
     "max_pool",
     "relu",
@@ -99,6 +101,13 @@ def conv(x, w, b, conv_param, dout):
     dt = np.asarray(x).dtype
     xt, wt, bt = _leaf(x, dt), _leaf(w, dt), _leaf(b, dt)
     out = F.conv2d(xt, wt, bt, stride=conv_param["stride"], padding=conv_param["pad"])
+    return _run(out, (xt, wt, bt), dout)
+
+
+def conv_relu(x, w, b, conv_param, dout):
+    dt = np.asarray(x).dtype
+    xt, wt, bt = _leaf(x, dt), _leaf(w, dt), _leaf(b, dt)
+    out = F.relu(F.conv2d(xt, wt, bt, stride=conv_param["stride"], padding=conv_param["pad"]))
     return _run(out, (xt, wt, bt), dout)
 
 

@@ -153,7 +153,7 @@ def _student_text_lines(student):
 def test_twin_regions_are_marked_and_replaced():
     ctx = released()
     assert sorted(ctx.twins) == list(TWIN_FILES)
-    assert (len(ctx.twins["assignment/gpu_layers.py"]), len(ctx.twins["assignment/fast_layers.pyx"])) == (19, 6)
+    assert (len(ctx.twins["assignment/gpu_layers.py"]), len(ctx.twins["assignment/fast_layers.pyx"])) == (19, 10)
     gpu_twins = {name for name, _ in ctx.twins["assignment/gpu_layers.py"]}
     for op in ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss", "svm_loss",
                "batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
@@ -167,9 +167,12 @@ def test_twin_regions_are_marked_and_replaced():
         assert gone not in student_gpu, gone
     assert "return _on_host(layers.batchnorm_forward, x, gamma, beta, bn_param)" in student_gpu
     assert "def conv_forward_gpu(" in student_gpu and "def _col2im_table(" in student_gpu
-    for gone in ("_relu_fwd", "_relu_bwd", "_affine_fwd_range", "_affine_bwd_part", "_affine_checks", "TWIN"):
+    for gone in ("_relu_fwd", "_relu_bwd", "_affine_fwd_range", "_affine_bwd_part", "_affine_checks", "TWIN",
+                 "0 if v <= 0 else v", "(1 if y[i] > 0 else 0)", "_conv_forward_winograd(x, w, b, conv_param, True)"):
         assert gone not in student_pyx, gone
     for kept in ("    return layers.affine_forward(x, w, b)\n", "    return layers.relu_backward(dout, cache)\n",
+                 "    return _conv_then_relu(x, w, b, conv_param)\n",
+                 "    return _relu_then_conv_backward(dout, cache)\n",
                  "def conv_forward_cpu(", "cdef void _im2col_img(", "def affine_forward_fast("):
         assert kept in student_pyx, kept
     assert "gpu_layers.py" not in ctx.student_modules  # a file with twin regions only stays given
@@ -380,6 +383,9 @@ def run_all(gl, fl, a):
              (x, w, b), dout, (x, w, b))
         pair(f"relu_{name}", getattr(m, f"relu_forward_{name}"), getattr(m, f"relu_backward_{name}"),
              (a["r"],), a["dr"], a["r"])
+        pair(f"conv_relu_{name}", getattr(m, f"conv_relu_forward_{name}"), getattr(m, f"conv_relu_backward_{name}"),
+             (a["xc"], a["wc"], a["bc"], {"stride": 1, "pad": 1}), a["dcr"],
+             ((a["xc"], a["wc"], a["bc"], {"stride": 1, "pad": 1}), a["dcr"]))
     call("softmax_loss_gpu", gl.softmax_loss_gpu, a["scores"], a["labels"])
     call("svm_loss_gpu", gl.svm_loss_gpu, a["scores"], a["labels"])
 
@@ -434,6 +440,8 @@ DELEGATES = {
     **{f"affine_{n}_backward": "affine_backward" for n in ("gpu", "cpu", "fast")},
     **{f"relu_{n}_forward": "relu_forward" for n in ("gpu", "cpu", "fast")},
     **{f"relu_{n}_backward": "relu_backward" for n in ("gpu", "cpu", "fast")},
+    **{f"conv_relu_{n}_forward": "relu_forward" for n in ("gpu", "cpu", "fast")},
+    **{f"conv_relu_{n}_backward": "relu_backward" for n in ("gpu", "cpu", "fast")},
     "softmax_loss_gpu": "softmax_loss",
     "svm_loss_gpu": "svm_loss",
     **{f"batchnorm_{k}_forward": "batchnorm_forward" for k in ("new", "running", "new_test", "running_test")},
@@ -477,7 +485,7 @@ def _inputs():
         "xb": 2 * n((8, 5)) + 1, "gamma": n(5), "beta": n(5), "db": n((8, 5)), "rm": n(5), "rv": rng.random(5) + 0.5,
         "xs": n((3, 4, 2, 3)), "gs": n(4), "bs": n(4), "ds": n((3, 4, 2, 3)),
         "xg": n((2, 6, 3, 2)), "gg": n((1, 6, 1, 1)), "bg": n((1, 6, 1, 1)), "dg": n((2, 6, 3, 2)),
-        "xc": n((2, 3, 7, 7)), "wc": n((4, 3, 3, 3)), "bc": n(4), "dc": n((2, 4, 4, 4)),
+        "xc": n((2, 3, 7, 7)), "wc": n((4, 3, 3, 3)), "bc": n(4), "dc": n((2, 4, 4, 4)), "dcr": n((2, 4, 7, 7)),
         "xq": n((2, 3, 6, 6)), "dp": n((2, 3, 3, 3)),
     }
 
@@ -520,7 +528,7 @@ def test_student_twins_call_the_student_layers_and_conv_pool_twins_still_work():
         assert errors[key].startswith(f"{naive}: not implemented yet"), (key, errors[key])
     want, want_errors = _instructor_run()
     assert want_errors == {}
-    conv_pool = {k for k in want if k.startswith(("conv_", "max_pool_"))}
+    conv_pool = {k for k in want if k.startswith(("conv_gpu", "conv_fast", "max_pool_"))}
     assert len(conv_pool) == 2 * 6  # conv: out, dx, dw, db; pool: out, dx; for the gpu and the fast twins
     # What else came back are the params' own arrays (running statistics, the generator's next draw).
     assert {k for k in outputs if "/bn_param/" not in k and not k.endswith("/next_draw")} == conv_pool
@@ -540,6 +548,7 @@ def test_solved_student_twins_match_the_instructor_twins():
     assert set(outputs) == set(want)
     for must in ("batchnorm_running/bn_param/running_mean", "batchnorm_new/bn_param/running_var",
                  "spatial_batchnorm/bn_param/running_mean", "dropout_rng/next_draw", "dropout_seed_forward/0",
-                 "softmax_loss_gpu/0", "affine_cpu_backward/1"):
+                 "softmax_loss_gpu/0", "affine_cpu_backward/1", "conv_relu_cpu_forward/0",
+                 "conv_relu_fast_backward/2"):
         assert must in want, must
     _assert_same(outputs, want, want)

@@ -148,12 +148,11 @@ class DeepConvNet(Model):
         caches = []
         a = X
         for i, (_, _, pool) in enumerate(DEEP_CONV_LAYERS, start=1):
-            a, conv_cache = ops.conv_forward(a, p[f"W{i}"], p[f"b{i}"], self.conv_params[i - 1])
-            a, relu_cache = ops.relu_forward(a)
+            a, conv_relu_cache = ops.conv_relu_forward(a, p[f"W{i}"], p[f"b{i}"], self.conv_params[i - 1])
             pool_cache = None
             if pool:
                 a, pool_cache = ops.max_pool_forward(a, self.pool_param)
-            caches.append((conv_cache, relu_cache, pool_cache))
+            caches.append((conv_relu_cache, pool_cache))
         h, fc1_cache = ops.affine_forward(a, p["W7"], p["b7"])
         h, relu7_cache = ops.relu_forward(h)
         drop_cache = None
@@ -171,11 +170,10 @@ class DeepConvNet(Model):
         dh = ops.relu_backward(dh, relu7_cache)
         da, grads["W7"], grads["b7"] = ops.affine_backward(dh, fc1_cache)
         for i in range(len(DEEP_CONV_LAYERS), 0, -1):
-            conv_cache, relu_cache, pool_cache = caches[i - 1]
+            conv_relu_cache, pool_cache = caches[i - 1]
             if pool_cache is not None:
                 da = ops.max_pool_backward(da, pool_cache)
-            da = ops.relu_backward(da, relu_cache)
-            da, grads[f"W{i}"], grads[f"b{i}"] = ops.conv_backward(da, conv_cache)
+            da, grads[f"W{i}"], grads[f"b{i}"] = ops.conv_relu_backward(da, conv_relu_cache)
         loss += self._add_l2(grads, [f"W{i}" for i in range(1, 9)])
         ### END SOLUTION
         return loss, grads

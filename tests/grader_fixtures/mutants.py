@@ -157,10 +157,10 @@ MUTANTS = {
                              '        loss += self._add_l2(grads, ("W1", "W2", "W3"))\n',
                              '        loss += self._add_l2(grads, ("W2", "W3"))\n'),
     "deep_conv_shared_conv_param": ("DeepConvNet uses the first conv_param for every convolution", "classifiers/cnn.py",
-                                    "            a, conv_cache = ops.conv_forward(a, p[f\"W{i}\"], p[f\"b{i}\"], "
-                                    "self.conv_params[i - 1])\n",
-                                    "            a, conv_cache = ops.conv_forward(a, p[f\"W{i}\"], p[f\"b{i}\"], "
-                                    "self.conv_params[0])\n"),
+                                    "            a, conv_relu_cache = ops.conv_relu_forward("
+                                    "a, p[f\"W{i}\"], p[f\"b{i}\"], self.conv_params[i - 1])\n",
+                                    "            a, conv_relu_cache = ops.conv_relu_forward("
+                                    "a, p[f\"W{i}\"], p[f\"b{i}\"], self.conv_params[0])\n"),
     "deep_conv_no_dropout_backward": ("DeepConvNet skips dropout in the backward pass", "classifiers/cnn.py",
                                       "        if self.use_dropout:\n            dh = ops.dropout_backward(dh, drop_cache)\n",  # noqa: E501
                                       ""),
