@@ -293,7 +293,10 @@ CONV_RELU = Twin(
         conv_case("winograd-odd-nonsquare-p1", (3, 16, 7, 10), (12, 16, 3, 3), 1, 1),
         conv_case("winograd-N5-p2", (5, 24, 5, 6), (8, 24, 3, 3), 1, 2),
     ),
-    bench_cases=(DEEPCONVNET_CONVS[1], DEEPCONVNET_CONVS[2]),
+    bench_cases=(
+        conv_case("DeepConvNet conv2+ReLU 16->16 28x28 pad1", (100, 16, 28, 28), (16, 16, 3, 3), 1, 1),
+        conv_case("DeepConvNet conv3+ReLU 16->32 14x14 pad1", (100, 16, 14, 14), (32, 16, 3, 3), 1, 1),
+    ),
     n_grads=3,
 )
 

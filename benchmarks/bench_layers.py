@@ -8,7 +8,7 @@ count and dtype, all in one process and one run:
 
 - ours: ``conv_forward_fast`` + ``conv_backward_fast`` (resp. max-pool, affine, ReLU), numpy
   arrays in (the convolution rows it runs by Winograd F(2x2, 3x3) are marked);
-- torch: ``F.conv2d`` / ``F.max_pool2d`` / ``x @ w + b`` / ``torch.relu`` forward +
+- torch: ``F.conv2d`` / ``F.max_pool2d`` / ``x @ w + b`` / ``torch.relu`` / ``relu(F.conv2d)`` forward +
   ``torch.autograd.grad`` for every input (dx included, as the naive contract returns it),
   ``torch.set_num_threads``;
 - naive: ``assignment.layers`` on the same shapes (measured, never extrapolated);
@@ -20,7 +20,8 @@ Threads are set with threadpoolctl (numpy's BLAS and every OpenMP runtime) and
 ``torch.set_num_threads``. Each figure is the minimum over --repeats timed calls after a warm-up
 (the naive ones over fewer, they are slow); ours and torch are timed in turns (A B A B ...) so
 that a change in the machine's load hits both alike; the six convolutions are also timed as one
-sequence.
+sequence, in --rounds separate rounds (the host drifts over seconds), and the round with the
+median ours/torch ratio is the one reported, with the range of the ratios.
 """
 
 import argparse
@@ -36,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report import update_section  # noqa: E402
 
 from assignment import fast_layers  # noqa: E402
-from assignment.registry import AFFINE, CONV, DEEPCONVNET_CONVS, MAX_POOL, RELU, TWINS  # noqa: E402
+from assignment.registry import AFFINE, CONV, CONV_RELU, DEEPCONVNET_CONVS, MAX_POOL, RELU, TWINS  # noqa: E402
 
 SECTION = "fast-layers"
 # Issue 4's figures for CS231n's fast layers on this machine kind (2 threads): NOT measured here.
@@ -47,6 +48,8 @@ SIX = "DeepConvNet six convs (one sequence)"
 # OpenBLAS's idle worker threads spin for about 0.1 s after a multi-threaded call (its
 # THREAD_TIMEOUT); on 2 cores that halves whatever runs next. Each timing starts after they sleep.
 SETTLE_S = 0.25
+# (threads, dtype name) -> the six-conv ratios (ours / torch) of every round, sorted
+SPREAD = {}
 
 
 def best_ms(fn, repeats):
@@ -121,6 +124,9 @@ def torch_step(torch, twin, case, dtype):
     elif twin is RELU:
         def forward():
             return torch.relu(leaves[0])
+    elif twin is CONV_RELU:
+        def forward():
+            return torch.relu(F.conv2d(*leaves, stride=p["stride"], padding=p["pad"]))
     else:
         raise ValueError(f"no PyTorch peer for {twin.name}")
 
@@ -195,7 +201,7 @@ def fmt_ms(v):
 
 def _winograd(twin, case):
     """Whether conv_forward_fast takes the Winograd path on this case (else im2col)."""
-    if twin is not CONV:
+    if twin not in (CONV, CONV_RELU):
         return False
     (F, C, HH, WW), stride = case.shapes[1], case.param["stride"]
     return fast_layers._use_winograd(C, F, HH, WW, stride)
@@ -222,9 +228,15 @@ def run(args):
                         print(f"{threads} thr {dtype_name} {case.label}: ours {ours:.2f} ms, torch {theirs:.2f}, "
                               f"naive {naive:.1f}" + (f", GEMM {gemm:.2f}" if gemm else ""), flush=True)
                 six = [(CONV, c) for c in DEEPCONVNET_CONVS]
-                ours, theirs = paired_best_ms([sequence([ours_step(t, c, dtype) for t, c in six]),
-                                               sequence([torch_step(torch, t, c, dtype) for t, c in six])],
-                                              args.repeats)
+                pair = [sequence([ours_step(t, c, dtype) for t, c in six]),
+                        sequence([torch_step(torch, t, c, dtype) for t, c in six])]
+                # The host drifts by tens of percent over seconds (docs/fast_layers.md, "Noise"):
+                # the six convs, which the targets judge, are timed in --rounds separate rounds and
+                # the round with the median ratio is reported, with the range of the ratios.
+                rounds = sorted((paired_best_ms(pair, args.repeats) for _ in range(args.rounds)),
+                                key=lambda r: r[0] / r[1])
+                ours, theirs = rounds[len(rounds) // 2]
+                SPREAD[(threads, dtype_name)] = [o / t for o, t in rounds]
                 naive = best_ms(sequence([naive_step(t, c, dtype) for t, c in six]), args.naive_repeats)
                 gemm = best_ms(sequence([gemm_step(c, dtype) for _, c in six]), args.repeats)
                 results.append((threads, dtype_name, SIX, ours, theirs, naive, gemm))
@@ -239,14 +251,20 @@ def targets(results):
     rows = []
     six32, six64 = get.get((2, "float32", SIX)), get.get((2, "float64", SIX))
     pool = get.get((2, "float32", MAX_POOL.bench_cases[0].label))
+    def spread(dtype_name):
+        ratios = SPREAD.get((2, dtype_name))
+        if not ratios or len(ratios) < 2:
+            return ""
+        return f"; median of {len(ratios)} rounds, range {ratios[0]:.2f}-{ratios[-1]:.2f}"
+
     if six32:
         ratio = six32[3] / six32[4]
         rows.append(("six convs, float32, fwd+bwd, 2 threads: <= 1.3x PyTorch",
-                     f"{ratio:.2f}x ({six32[3]:.1f} vs {six32[4]:.1f} ms)", ratio <= 1.3))
+                     f"{ratio:.2f}x ({six32[3]:.1f} vs {six32[4]:.1f} ms{spread('float32')})", ratio <= 1.3))
     if six64:
         ratio = six64[3] / six64[4]
         rows.append(("six convs, float64, 2 threads: faster than PyTorch",
-                     f"{ratio:.2f}x ({six64[3]:.1f} vs {six64[4]:.1f} ms)", ratio < 1.0))
+                     f"{ratio:.2f}x ({six64[3]:.1f} vs {six64[4]:.1f} ms{spread('float64')})", ratio < 1.0))
     if pool:
         ratio = pool[3] / pool[4]
         rows.append(("max-pool 2x2/2 (100,16,28,28) float32 fwd+bwd: no slower than PyTorch",
@@ -271,9 +289,11 @@ def markdown(results, args, command, load_before, load_after):
         "",
         f"Forward + backward per call, minimum of {args.repeats} timed calls after a warm-up, ours and "
         "torch taking turns "
-        f"(naive: {args.naive_repeats}). *torch* is `F.conv2d` / `F.max_pool2d` / `x @ w + b` / `relu` "
+        f"(naive: {args.naive_repeats}). *torch* is `F.conv2d` / `F.max_pool2d` / `x @ w + b` / `relu` / "
+        "`relu(F.conv2d)` (the conv_relu rows: ours is the fused twin, naive is `layer_utils.conv_relu_*`) "
         "+ `autograd.grad` for every input; *GEMM* is the im2col convolution's three `np.matmul` calls alone at their "
         "shapes (a floor for im2col, not for the rows marked *(Winograd)*, which run 2.25x fewer multiply-adds). "
+        f"The six-conv sequence is timed in {args.rounds} rounds; its row is the round with the median ratio. "
         "Ratios below 1 mean ours is faster.",
         "",
         "### Targets (issue 4, 2 threads)",
@@ -315,6 +335,8 @@ def main(argv=None):
     p.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--naive-repeats", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=7,
+                   help="rounds of the six-conv timing; the round with the median ratio is reported")
     p.add_argument("--write", action="store_true", help="update this section of BENCHMARKS.md")
     args = p.parse_args(argv)
     command = " ".join(["python benchmarks/bench_layers.py", *(argv if argv is not None else sys.argv[1:])])
