@@ -692,7 +692,7 @@ def _conv_backward_im2col(dout, cache, ymask):
             bufs.append((cols, np.empty((m,) + dcols_shape, dtype=dt), np.empty((m, K + 1, F), dtype=dt),
                          # dout^T copied contiguous (faster GEMM) unless the GEMM is tiny next to it
                          np.empty((m, P, F), dtype=dt) if K + 1 >= F else None,
-                         np.empty((m, F, Ho, Wo) if ymask is not None else (1, 1, 1, 1), dtype=dt)))
+                         np.empty((m, F, Ho, Wo), dtype=dt) if ymask is not None else None))
         blocks = _column_blocks(wdx.shape[0], wdx.shape[1], dcols_shape[1])
         # [dw | db]^T = cols @ dout^T, cut into row blocks of cols for the same small-GEMM reason
         geom = (HH, WW, s, pad, Ho, Wo, gather, blocks, _column_blocks(P, F, K + 1))
@@ -1162,7 +1162,7 @@ def _wino_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
     """With ``ymask`` (a fused ReLU's output or input), each image's dout is first masked to
     dout * (ymask > 0), and chunk c's sum of it over images and pixels goes to db_slots[c]."""
     cdef Py_ssize_t pad, TH, TW, m, Ho, Wo
-    pad, TH, TW, m, Ho, Wo = geom[:6]
+    pad, TH, TW, m, Ho, Wo = geom
     V_arr, dM_arr, dV_arr, dimg_arr = bufs[tid]
     cdef real[:, :, ::1] dimg = dimg_arr
     cdef Py_ssize_t f, q
@@ -1273,11 +1273,11 @@ def _conv_backward_winograd(dout, cache, ymask):
         m = _chunk_images(N, nt, 16 * (2 * C + F) * TH * TW * dt.itemsize, _WINO_BWD_CHUNK_BYTES)
         nt = min(nt, N)
         bufs = [(_planes(C, m * TH * TW, dt), _planes(F, m * TH * TW, dt), _planes(C, m * TH * TW, dt),
-                 np.empty((F, Ho, Wo) if ymask is not None else (1, 1, 1), dtype=dt))
+                 np.empty((F, Ho, Wo), dtype=dt) if ymask is not None else None)
                 for _ in range(nt)]
         n_chunks = -(-N // m)
         slots = np.empty((n_chunks, 16, F, C), dtype=dt)
-        db_slots = np.zeros((n_chunks, F), dtype=dt)
+        db_slots = np.zeros((n_chunks, F), dtype=dt) if ymask is not None else None
         geom = (pad, TH, TW, m, Ho, Wo)
         _run_ranges(_wino_bwd_range, nt, nt, (xc, dc, UT, dx, bufs, geom, itertools.count(), slots,
                                               None if ymask is None else _as_compute(ymask, dt), db_slots))

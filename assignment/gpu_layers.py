@@ -397,15 +397,6 @@ def _normalized_dx(g, x_hat, inv_std, axis):
     return inv_std / M * (M * g - g.sum(axis=axis, keepdims=True) - x_hat * (g * x_hat).sum(axis=axis, keepdims=True))
 
 
-def _norm_grads(dx, dgamma, dbeta, x_hat, gamma):
-    param_dtype = gamma.dtype if gamma.dtype.kind == "f" else x_hat.dtype
-    return (
-        dx.astype(x_hat.dtype, copy=False),
-        dgamma.astype(param_dtype, copy=False),
-        dbeta.astype(param_dtype, copy=False),
-    )
-
-
 ### END TWIN
 
 
@@ -444,7 +435,7 @@ def batchnorm_backward_gpu(dout, cache):
     require_shape("dout", dout, x_hat.shape, "the shape of batchnorm_forward's output")
     g = dout * gamma
     dx = g * inv_std if mode == "test" else _normalized_dx(g, x_hat, inv_std, 0)
-    return _norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
+    return layers._norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
     ### END TWIN
 
 
@@ -491,7 +482,7 @@ def layernorm_backward_gpu(dout, cache):
     x_hat, gamma, inv_std = cache
     require_shape("dout", dout, x_hat.shape, "the shape of layernorm_forward's output")
     dx = _normalized_dx(dout * gamma, x_hat, inv_std, 1)
-    return _norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
+    return layers._norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
     ### END TWIN
 
 
@@ -522,7 +513,7 @@ def spatial_groupnorm_backward_gpu(dout, cache):
     g = (dout * gamma).reshape(N, G, -1)
     dx = _normalized_dx(g, x_hat.reshape(N, G, -1), inv_std, 2).reshape(dout.shape)
     dgamma = (dout * x_hat).sum(axis=(0, 2, 3), keepdims=True)
-    return _norm_grads(dx, dgamma, dout.sum(axis=(0, 2, 3), keepdims=True), x_hat, gamma)
+    return layers._norm_grads(dx, dgamma, dout.sum(axis=(0, 2, 3), keepdims=True), x_hat, gamma)
     ### END TWIN
 
 
