@@ -360,6 +360,22 @@ cdef void _add_rows(real* acc, const real* part, Py_ssize_t m, Py_ssize_t size) 
             acc[j] += part[i * size + j]
 
 
+cdef inline real _sum8(const real* a, Py_ssize_t n) noexcept nogil:
+    """sum(a[:n]) as 8 interleaved partial sums added pairwise: a fixed order (repeatable), and eight
+    independent chains of adds that vectorize, where one running sum is a serial chain of
+    dependent adds (strict floating-point order forbids the compiler to reassociate it)."""
+    cdef real lane[8]
+    cdef Py_ssize_t i, k, n8 = n - n % 8
+    for k in range(8):
+        lane[k] = 0
+    for i in range(0, n8, 8):
+        for k in range(8):
+            lane[k] += a[i + k]
+    for i in range(n8, n):
+        lane[i - n8] += a[i]
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]))
+
+
 # The ReLU kernels of the fused conv_relu twins. They are twin regions: the student release keeps
 # only their signatures (its conv_relu twins call the student's own layers.relu_* instead and
 # never reach these).
@@ -1165,9 +1181,7 @@ def _wino_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
     pad, TH, TW, m, Ho, Wo = geom
     V_arr, dM_arr, dV_arr, dimg_arr = bufs[tid]
     cdef real[:, :, ::1] dimg = dimg_arr
-    cdef Py_ssize_t f, q
-    cdef real acc
-    cdef const real* pl
+    cdef Py_ssize_t f
     cdef real[:, :, :] V = V_arr
     cdef real[:, :, :] dM = dM_arr
     cdef real[:, :, :] dV = dV_arr
@@ -1192,11 +1206,7 @@ def _wino_bwd_range(Py_ssize_t lo, Py_ssize_t hi, int tid, const real[:, :, :, :
                 else:
                     _relu_mask(&dout[i + j, 0, 0, 0], &ymask[i + j, 0, 0, 0], &dimg[0, 0, 0], F * Ho * Wo)
                     for f in range(F):
-                        pl = &dimg[f, 0, 0]
-                        acc = 0
-                        for q in range(Ho * Wo):
-                            acc = acc + pl[q]
-                        db_slots[c, f] += acc
+                        db_slots[c, f] += _sum8(&dimg[f, 0, 0], Ho * Wo)
                     _wino_dout(&dimg[0, 0, 0], &dM[0, 0, 0], F, Ho, Wo, TH, TW, j * TPI, Tcap,
                                dM.strides[0] // sizeof(real), &scratch[0])
         if nt == Tcap:
