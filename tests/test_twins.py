@@ -244,14 +244,15 @@ def _cpu_has_avx2():
 
 @pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64" and _cpu_has_avx2()),
-    reason="the AVX2 pool kernels exist only on x86-64 CPUs with AVX2 (checked on Linux)",
+    reason="the AVX2 kernels exist only on x86-64 CPUs with AVX2 (checked on Linux)",
 )
-def test_pool_simd_kernels_are_on_where_the_cpu_has_avx2():
-    before = fast_layers._set_pool_simd(True)
+def test_simd_kernels_are_on_where_the_cpu_has_avx2():
+    before = fast_layers._set_simd(True)
     try:
-        assert fast_layers._set_pool_simd(True) is True
+        assert before is True  # on from import
+        assert fast_layers._set_simd(True) is True
     finally:
-        fast_layers._set_pool_simd(before)
+        fast_layers._set_simd(before)
 
 
 @pytest.mark.parametrize("width", [2, 6, 8, 10, 14, 16, 18, 24, 26, 30, 34])
@@ -266,14 +267,14 @@ def test_pool_2x2_simd_and_scalar_kernels_agree_bitwise(width):
     dout = rng.standard_normal((3, 5, 3, width // 2)).astype(np.float32)
     param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     results = []
-    before = fast_layers._set_pool_simd(True)
+    before = fast_layers._set_simd(True)
     try:
         for simd in (True, False):
-            fast_layers._set_pool_simd(simd)
+            fast_layers._set_simd(simd)
             out, cache = fast_layers.max_pool_forward_fast(x, param)
             results.append((out, cache[2], fast_layers.max_pool_backward_fast(dout, cache)))
     finally:
-        fast_layers._set_pool_simd(before)
+        fast_layers._set_simd(before)
     (out_v, arg_v, dx_v), (out_s, arg_s, dx_s) = results
     np.testing.assert_array_equal(out_v, out_s)
     np.testing.assert_array_equal(arg_v, arg_s)
@@ -512,3 +513,56 @@ def test_winograd_same_result_for_any_thread_count_and_chunking(threads, chunk_b
     _assert_close(out, want, 1e-12, "out")
     for got, expect in zip(grads, want_grads, strict=True):
         _assert_close(got, expect, 1e-12, "grad")
+
+
+# Output widths and heights for every path of the AVX2 Winograd transforms: fewer than 8 tiles in a tile
+# row (masked), exactly 4 (two tile rows per step, with an even and an odd number of tile rows, odd
+# output heights and widths), exactly 8, and more than 8 (the last step moved back over done tiles);
+# pads 0 to 3.
+WINOGRAD_SIMD_SHAPES = [
+    ((2, 3, 5, 5), 2, 0),  # 3x3 out: 2x2 tiles
+    ((1, 2, 6, 9), 3, 1),  # 6x9 out: 3x5 tiles
+    ((2, 5, 8, 8), 4, 1),  # 8x8 out: 4x4 tiles, paired rows
+    ((1, 3, 9, 8), 2, 1),  # 9x8 out: 5x4 tiles, one unpaired tile row
+    ((2, 3, 7, 7), 3, 1),  # 7x7 out: 4x4 tiles, last output row and column dropped
+    ((1, 2, 3, 4), 2, 3),  # 7x8 out from a tiny image: mostly padding
+    ((1, 2, 12, 12), 2, 1),  # 6 tiles a row
+    ((1, 3, 14, 16), 2, 1),  # 8 tiles a row
+    ((1, 3, 17, 19), 2, 1),  # 9x10 tiles, odd width
+    ((2, 4, 28, 28), 3, 1),  # 14 tiles a row (DeepConvNet's conv2 width)
+    ((1, 2, 33, 37), 3, 2),  # 19 tiles a row, odd
+]
+
+
+@pytest.mark.parametrize(("x_shape", "F", "pad"), WINOGRAD_SIMD_SHAPES, ids=[str(s) for s in WINOGRAD_SIMD_SHAPES])
+@pytest.mark.parametrize("relu", [False, True], ids=["conv", "conv_relu"])
+def test_winograd_simd_and_cython_transforms_agree_bitwise(x_shape, F, pad, relu):
+    """The AVX2 float32 transforms against the Cython ones (same operations in the same order, so the
+    same bits) and against the naive layer; with the fused ReLU, its mask and db go through them too."""
+    rng = np.random.default_rng(hash((x_shape, F, pad)) % 2**32)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    x[rng.random(x.shape) < 0.05] = 0
+    w = rng.standard_normal((F, x_shape[1], 3, 3)).astype(np.float32)
+    b = rng.standard_normal(F).astype(np.float32)
+    param = {"stride": 1, "pad": pad}
+    want, cache = layers.conv_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), param)
+    dout = rng.standard_normal(want.shape).astype(np.float32)
+    runs = []
+    before = fast_layers._set_simd(True)
+    try:
+        for simd in (True, False):
+            fast_layers._set_simd(simd)
+            out, fcache = fast_layers._conv_forward_winograd(x, w, b, param, relu)
+            grads = fast_layers._conv_backward_winograd(dout, fcache, out if relu else None)
+            runs.append((out, *grads))
+    finally:
+        fast_layers._set_simd(before)
+    for name, v, s in zip(("out", "dx", "dw", "db"), *runs, strict=True):
+        np.testing.assert_array_equal(v, s, err_msg=name)
+    if relu:
+        want = np.maximum(want, 0)
+        dout = dout * (want > 0)
+    _assert_close(runs[0][0], want, 2e-5, "out vs naive")
+    want_grads = layers.conv_backward_naive(dout.astype(np.float64), cache)
+    for name, got, expect in zip(("dx", "dw", "db"), runs[0][1:], want_grads, strict=True):
+        _assert_close(got, expect, 2e-5, f"{name} vs naive")
