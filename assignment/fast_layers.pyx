@@ -1164,9 +1164,24 @@ cdef extern from *:
         return _mm256_maskload_ps(p, as_lanes(n));
     }
 
-    /* floats of the padded plane copy the kernels below need */
+    /* The padded plane copy (pb) of one channel: Hp rows of Wpb floats, the tile rows' 2*TH + 2 rows
+     * and 2*TW + 2 columns with room for whole 16-float loads past them; the image's pixels that
+     * tiles cover are its first nh rows and nw columns, at (pad, pad). */
+    static void as_plane(Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, Py_ssize_t TH, Py_ssize_t TW, Py_ssize_t* Hp,
+                         Py_ssize_t* Wpb, Py_ssize_t* nh, Py_ssize_t* nw) {
+        *Hp = 2 * TH + 2;
+        *Wpb = 2 * ((TW + 8) / 8 * 8) + 24;
+        *nh = H < *Hp - pad ? H : *Hp - pad;
+        *nw = W < 2 * TW + 2 - pad ? W : 2 * TW + 2 - pad;
+        if (*nh < 0) *nh = 0;
+        if (*nw < 0) *nw = 0;
+    }
+
+    /* floats of pb */
     static Py_ssize_t as_wino_scratch(Py_ssize_t TH, Py_ssize_t TW) {
-        return (2 * TH + 2) * (2 * ((TW + 8) / 8 * 8) + 24);
+        Py_ssize_t Hp, Wpb, nh, nw;
+        as_plane(0, 0, 0, TH, TW, &Hp, &Wpb, &nh, &nw);
+        return Hp * Wpb;
     }
 
     __attribute__((target("avx2")))
@@ -1218,10 +1233,8 @@ cdef extern from *:
     static void as_wino_in_f32(const float* x, float* V, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                                Py_ssize_t pad, Py_ssize_t TH, Py_ssize_t TW, Py_ssize_t t0, Py_ssize_t Tcap,
                                Py_ssize_t CT, float* pb) {
-        const Py_ssize_t Hp = 2 * TH + 2, Wpb = 2 * ((TW + 8) / 8 * 8) + 24;
-        Py_ssize_t nw = W < 2 * TW + 2 - pad ? W : 2 * TW + 2 - pad, nh = H < Hp - pad ? H : Hp - pad;
-        if (nw < 0) nw = 0;
-        if (nh < 0) nh = 0;
+        Py_ssize_t Hp, Wpb, nh, nw;
+        as_plane(H, W, pad, TH, TW, &Hp, &Wpb, &nh, &nw);
         memset(pb, 0, Hp * Wpb * sizeof(float));  /* the border stays zero; the inside is rewritten */
         for (Py_ssize_t c = 0; c < C; ++c) {
             for (Py_ssize_t r = 0; r < nh; ++r)
@@ -1394,10 +1407,8 @@ cdef extern from *:
     static void as_wino_in_adj_f32(const float* dV, float* dx, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                                    Py_ssize_t pad, Py_ssize_t TH, Py_ssize_t TW, Py_ssize_t t0, Py_ssize_t Tcap,
                                    Py_ssize_t CT, float* pb) {
-        const Py_ssize_t Hp = 2 * TH + 2, Wpb = 2 * ((TW + 8) / 8 * 8) + 24;
-        Py_ssize_t nw = W < 2 * TW + 2 - pad ? W : 2 * TW + 2 - pad, nh = H < Hp - pad ? H : Hp - pad;
-        if (nw < 0) nw = 0;
-        if (nh < 0) nh = 0;
+        Py_ssize_t Hp, Wpb, nh, nw;
+        as_plane(H, W, pad, TH, TW, &Hp, &Wpb, &nh, &nw);
         const __m256 sign = _mm256_set1_ps(-0.0f);
         const __m256i up = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
         const __m256i last = _mm256_set1_epi32(7);
