@@ -1115,10 +1115,10 @@ cdef extern from *:
     """
     /* Winograd F(2x2, 3x3) transforms in float32 with AVX2, chosen at run time (the Cython kernels
      * _wino_in, _wino_out, _wino_dout and _wino_in_adj run everywhere else, and define what these
-     * compute). Eight tiles of a tile row per step, the last step masked, through a zero-padded copy
-     * of one channel plane (pb) where the Cython kernels clip at the edges. Every value is formed by
-     * the same float operations in the same order as in the Cython kernels, so both give the same
-     * bits. */
+     * compute). Eight tiles of a tile row per step (AS_TILE_STEPS; two tile rows of 4 tiles per step),
+     * through a zero-padded copy of one channel plane (pb) where the Cython kernels clip at the edges.
+     * Every value is formed by the same float operations in the same order as in the Cython kernels,
+     * so both give the same bits. */
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
     #include <immintrin.h>
     #include <string.h>
