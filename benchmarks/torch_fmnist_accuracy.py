@@ -70,7 +70,7 @@ def main(argv=None):
     test = accuracy(torch, net, Xt, yt)
     print(f"best val acc {best_val:.4f}; test accuracy of its parameters {test:.4f}; "
           f"{args.epochs} epochs in {(time.perf_counter() - start) / 60:.1f} min")
-    return best_val, test
+    return best_val, test, net
 
 
 if __name__ == "__main__":
