@@ -11,7 +11,7 @@ It checks that no result was lost: one results.json per submission, one row each
 grades.csv, and the expected score for every copy of the solution.
 
 Peers measured in the same run, on the first ``--peer-sample`` submissions: the same grading
-in degraded mode (``--sandbox rlimits``: no bubblewrap), and the bare work (the same worker
+in container mode (``--sandbox container``: Landlock + seccomp, no bubblewrap), and the bare work (the same worker
 on the same cases, one plain subprocess per case group, no sandbox, no scoring, serially).
 """
 
@@ -114,11 +114,10 @@ def main(argv=None):
         ag = Autograder(ctx.autograder)
         paths = make_class(tmp / "class", ag, args.n)
         load = os.getloadavg()
-        main_mode = "bwrap" if iso.mode == "bwrap" else "rlimits"
-        seconds, stdout = grade_cli(ctx.autograder, tmp / "results", paths, args.jobs, main_mode)
+        seconds, stdout = grade_cli(ctx.autograder, tmp / "results", paths, args.jobs, iso.mode)
         total = check_nothing_lost(tmp / "results", paths, ag)
         sample = paths[: args.peer_sample]
-        degraded_s, _ = grade_cli(ctx.autograder, tmp / "results-rlimits", sample, args.jobs, "rlimits")
+        degraded_s, _ = grade_cli(ctx.autograder, tmp / "results-container", sample, args.jobs, "container")
         bare_s = bare_work(ag, sample)
 
     per = seconds / args.n
@@ -128,7 +127,7 @@ def main(argv=None):
     n_groups = len(cases_module.GROUPS)
     rows = "\n".join([
         f"| grade, {iso.mode}, -j {args.jobs} | {args.n} | {seconds:.1f} s | **{per:.3f} s** | 1.00 |",
-        f"| peer: grade, degraded (`--sandbox rlimits`), -j {args.jobs} | {len(sample)} | {degraded_s:.1f} s "
+        f"| peer: grade, container mode (`--sandbox container`), -j {args.jobs} | {len(sample)} | {degraded_s:.1f} s "
         f"| {per_degraded:.3f} s | {per_degraded / per:.2f} |",
         f"| peer: the bare work (same worker, plain subprocesses, serial, no scoring) | {len(sample)} | {bare_s:.1f} s "
         f"| {per_bare:.3f} s | {per_bare / per:.2f} |",

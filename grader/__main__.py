@@ -1,15 +1,18 @@
-"""python -m grader {release,grade,check}
+"""python -m grader {release,grade,doctor,check}
 
     python -m grader release OUT [--hidden-seed S]
         (from the solution checkout) writes OUT/student/ and OUT/autograder/
     python -m grader grade --autograder OUT/autograder --out RESULTS [-j N] SUBMISSION...
         grades each submission (a directory or a zip of assignment/ files, or a whole release
         tree) into RESULTS/<stem>/results.json (Gradescope), RESULTS/grades.csv, RESULTS/cases.jsonl;
-        exit status 0 when every submission was graded, whatever it scored
+        exit status 0 when every submission was graded, whatever it scored; 2 (one line saying
+        why) when student code cannot be contained here, unless --allow-unsafe
+    python -m grader doctor
+        which isolation layers work on this machine, and which mode `grade` would use
     python -m grader check [-v]
         (inside a student tree) runs the public cases on your code
 
-The student tree ships only ``check``; ``release`` and ``grade`` are the instructor's.
+The student tree ships only ``check``; ``release``, ``grade`` and ``doctor`` are the instructor's.
 """
 
 import argparse
@@ -26,16 +29,36 @@ def _release(args):
 
 def _grade(args):
     from grader.grade import grade
-    from grader.sandbox import Limits
+    from grader.sandbox import Limits, Unavailable
 
     limits = Limits(case_timeout=args.case_timeout, group_timeout=args.group_timeout, memory_mb=args.memory_mb)
     absent = [s for s in args.submissions if not Path(s).exists()]
     if absent:
         print(f"error: no such submission: {', '.join(absent)} (nothing was graded)", file=sys.stderr)
         return 2
-    grade(args.autograder, args.out, args.submissions, jobs=args.jobs, limits=limits, sandbox_mode=args.sandbox,
-          hidden_visibility=args.hidden_visibility)
+    try:
+        grade(args.autograder, args.out, args.submissions, jobs=args.jobs, limits=limits, sandbox_mode=args.sandbox,
+              hidden_visibility=args.hidden_visibility, allow_unsafe=args.allow_unsafe)
+    except Unavailable as exc:
+        print(f"error: {exc} (nothing was graded)", file=sys.stderr)
+        return 2
     return 0
+
+
+def _doctor(args):
+    from grader.sandbox import doctor
+
+    return doctor()
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _check(args):
@@ -45,14 +68,14 @@ def _check(args):
 
 
 def _instructor_only(verb):
-    module = {"release": "release.py", "grade": "grade.py"}[verb]
+    module = {"release": "release.py", "grade": "grade.py", "doctor": "grade.py"}[verb]
 
     def run(args):
         if not (Path(__file__).resolve().parent / module).exists():
             print(f"`python -m grader {verb}` is an instructor command, not part of the student tree; "
                   f"use `python -m grader check`.", file=sys.stderr)
             return 2
-        return {"release": _release, "grade": _grade}[verb](args)
+        return {"release": _release, "grade": _grade, "doctor": _doctor}[verb](args)
 
     return run
 
@@ -71,9 +94,12 @@ def build_parser():
     p = verbs.add_parser("grade", help="grade submissions against an autograder directory")
     p.add_argument("--autograder", required=True, help="OUT/autograder of a release")
     p.add_argument("--out", required=True, help="results directory")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="workers running at once (default 1)")
-    p.add_argument("--sandbox", choices=("auto", "bwrap", "rlimits"), default="auto",
-                   help="auto: bubblewrap when it works here, else rlimits only (degraded isolation)")
+    p.add_argument("-j", "--jobs", type=_positive_int, default=1, help="workers running at once (default 1)")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "container", "unsafe"), default="auto",
+                   help="auto: bubblewrap + Landlock + seccomp where namespaces work, else container mode "
+                        "(Landlock + seccomp), else refuse; unsafe (rlimits only) needs --allow-unsafe")
+    p.add_argument("--allow-unsafe", action="store_true",
+                   help="grade even where student code cannot be contained (every report then says so)")
     p.add_argument("--case-timeout", type=float, default=20.0, help="wall seconds per case (default 20)")
     p.add_argument("--group-timeout", type=float, default=180.0, help="wall seconds per case group (default 180)")
     p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit of a worker (default 1024)")
@@ -81,6 +107,9 @@ def build_parser():
                    default="visible", help="Gradescope visibility of hidden cases' results (default visible)")
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION")
     p.set_defaults(run=_instructor_only("grade"))
+
+    p = verbs.add_parser("doctor", help="which isolation layers work here, and the mode `grade` would use")
+    p.set_defaults(run=_instructor_only("doctor"))
 
     p = verbs.add_parser("check", help="run the public cases on the student tree")
     p.add_argument("-v", "--verbose", action="store_true", help="print the full feedback of failing cases")

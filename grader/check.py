@@ -50,9 +50,12 @@ def load_public():
 def run_public(root=None, jobs=2, limits=None):
     """{case name: (case, CaseResult)} for every public case, run on the tree at ``root``."""
     root = Path(root or tree_root())
+    if not (root / "assignment").is_dir():
+        raise FileNotFoundError(f"{root} has no assignment/ folder: pass --tree the student tree that holds "
+                                f"assignment/ (and grader/)")
     cases, inputs, expected = load_public()
     limits = limits or sandbox.Limits(case_timeout=60.0, group_timeout=600.0, memory_mb=4096)
-    iso = sandbox.Isolation("rlimits", uid_drop=False, network=False, reason="self-check")
+    iso = sandbox.Isolation("unsafe", uid_drop=False, notes=["self-check on the student's own machine"])
     package = root / "assignment"
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         stage = build_stage(Path(tmp) / "stage", package, given_modules(package, []), {})

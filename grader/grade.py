@@ -59,10 +59,25 @@ class Autograder:
         return self._reference[case.group][case.name]
 
 
-def _new_result(sub, cases, degraded):
+def _new_result(sub, cases, iso):
     return {"stem": sub.stem, "path": sub.path, "missing": sub.missing, "notes": sub.notes, "error": sub.error,
             "found_at": sub.found_at, "results": {}, "runs": {}, "tasks_left": 0, "started": None,
-            "cases_all": cases, "degraded": degraded}
+            "cases_all": cases, "isolation": iso.describe(), "isolation_mode": iso.mode,
+            "student_line": iso.student_line(), "module_errors": {}}
+
+
+def earlier_results(out_dir, cases, skip):
+    """Results of submissions graded into ``out_dir`` before (their ``report.json``), except the stems in ``skip``."""
+    by_name = {c.name: c for c in cases}
+    found = []
+    for path in sorted(Path(out_dir).glob("*/report.json")):
+        if path.parent.name in skip:
+            continue
+        try:
+            found.append(report.from_report(json.loads(path.read_text()), by_name))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"warning: ignored {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return found
 
 
 def _finalize(res):
@@ -75,16 +90,22 @@ def _finalize(res):
 
 
 def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="auto", hidden_visibility="visible",
-          echo=print):
-    """Grade ``paths``; returns the list of per-submission result dicts."""
+          echo=print, allow_unsafe=False):
+    """Grade ``paths``; returns the list of per-submission result dicts (this batch's).
+
+    Raises ``sandbox.Unavailable`` (before anything is graded) when no isolation that contains
+    student code works here and ``allow_unsafe`` is false.
+    """
     t0 = time.monotonic()
     limits = limits or sandbox.Limits()
     ag = Autograder(autograder_dir)
+    iso = sandbox.detect(sandbox_mode, limits, allow_unsafe=allow_unsafe)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    iso = sandbox.detect(sandbox_mode, limits)
     iso_line = iso.describe()
     echo(iso_line)
+    if iso.unsafe:
+        echo("WARNING: --allow-unsafe: student code runs with rlimits only; every report says so")
     work = Path(tempfile.mkdtemp(prefix="grader-work-"))
     os.chmod(work, 0o711)
     taken, subs, results, tasks = set(), [], [], []
@@ -92,12 +113,12 @@ def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="aut
         for i, path in enumerate(paths):
             sub = submission.load(path, ag.student_modules, submission.make_stem(path, taken))
             subs.append(sub)
-            res = _new_result(sub, ag.cases, iso.degraded)
+            res = _new_result(sub, ag.cases, iso)
             results.append(res)
             # An unguessable name: without bubblewrap a worker could otherwise read the submission
             # staged next to its own (the work directory can be traversed, not listed).
             sub_dir = work / secrets.token_hex(16)
-            stage = build_stage(sub_dir / "stage", ag.given_dir, ag.given, sub.files)
+            stage = build_stage(sub_dir / "stage", ag.given_dir, ag.given, sub.files, missing=sub.missing)
             os.chmod(sub_dir, 0o711)
             for group, cases in ag.groups.items():
                 runnable = []
@@ -115,37 +136,47 @@ def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="aut
                     res["tasks_left"] += 1
         for res in results:
             if res["tasks_left"] == 0:
-                _done_submission(res, out_dir, iso_line, hidden_visibility, echo)
+                _done_submission(res, out_dir, hidden_visibility, echo)
 
         def on_task_done(task):
             i, group = task.key
             res = results[i]
             res["results"].update(task.results)
+            for module, error in task.module_errors.items():
+                if "was not found in the submission" not in error:  # a missing module is reported as missing
+                    res["module_errors"].setdefault(module, error)
             res["runs"][group] = task.logs
             if res["started"] is None or task.started < res["started"]:
                 res["started"] = task.started
             res["tasks_left"] -= 1
             if res["tasks_left"] == 0:
-                _done_submission(res, out_dir, iso_line, hidden_visibility, echo)
+                _done_submission(res, out_dir, hidden_visibility, echo)
 
-        runner.Runner(iso, limits, jobs, work, on_task_done=on_task_done).run(tasks)
+        work_runner = runner.Runner(iso, limits, jobs, work, on_task_done=on_task_done)
+        work_runner.run(tasks)
         seconds = time.monotonic() - t0
         # The parent's word is final: every file written again from memory.
         for res in results:
-            report.write_submission(out_dir, res, iso_line, hidden_visibility)
-        report.write_batch(out_dir, results, ag.cases, iso_line, iso.degraded, seconds)
+            report.write_submission(out_dir, res, hidden_visibility)
+        earlier = earlier_results(out_dir, ag.cases, skip={res["stem"] for res in results})
+        report.write_batch(out_dir, earlier + results, ag.cases, iso_line, iso.unsafe, seconds)
         total = len(results)
         echo(f"graded {total} submission(s) in {seconds:.1f} s ({seconds / max(total, 1):.2f} s each) with -j {jobs}; "
              f"results in {out_dir}")
-        if iso.degraded:
-            echo(f"WARNING: {sandbox.DEGRADED}: {iso.reason}")
+        if earlier:
+            echo(f"kept {len(earlier)} submission(s) graded into {out_dir} before: grades.csv, cases.jsonl and "
+                 f"summary.json cover all {len(earlier) + total}")
+        if work_runner.strays_killed:
+            echo(f"killed {work_runner.strays_killed} process(es) that submissions left behind")
+        if iso.unsafe:
+            echo(f"WARNING: graded with UNSAFE isolation (--allow-unsafe): {'; '.join(iso.notes)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return results
 
 
-def _done_submission(res, out_dir, iso_line, hidden_visibility, echo):
+def _done_submission(res, out_dir, hidden_visibility, echo):
     _finalize(res)
-    report.write_submission(out_dir, res, iso_line, hidden_visibility)
+    report.write_submission(out_dir, res, hidden_visibility)
     echo(report.text_line(res))
     sys.stdout.flush()

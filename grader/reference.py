@@ -41,10 +41,11 @@ def run_plain(stage, cases, inputs, timeout=600):
                 arrays[f"{cid}.{name}"] = value
         (run_dir / "plan.json").write_text(json.dumps({"cases": entries}))
         np.savez(run_dir / "inputs.npz", **arrays)
-        env = dict(sandbox.SANDBOX_ENV)
+        env = sandbox.worker_env(run_dir / "out")
+        syspath = [arg for path in sandbox.worker_syspath() for arg in ("--syspath", path)]
         proc = subprocess.run(
-            [sys.executable, "-I", "-B", str(sandbox.WORKER_PATH), "--stage", str(stage), "--io", str(run_dir),
-             "--syspath", sandbox.numpy_site()],
+            [sys.executable, "-I", "-S", "-B", str(sandbox.WORKER_PATH), "--stage", str(stage), "--io", str(run_dir),
+             *syspath],
             capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp,
         )
         out_path = run_dir / "out" / "outputs.npz"

@@ -56,7 +56,7 @@ NEVER = ("docs", "grader", "scripts", "benchmarks", ".git")
 
 # Modules of grader/ shipped in the student tree for `python -m grader check` (no catalog of
 # cases, no release, no grading of a class).
-STUDENT_GRADER = ("__main__.py", "caserecord.py", "compare.py", "npzsafe.py", "worker.py", "stage.py",
+STUDENT_GRADER = ("__main__.py", "caserecord.py", "compare.py", "npzsafe.py", "worker.py", "contain.py", "stage.py",
                   "sandbox.py", "runner.py", "check.py")
 GRADER_DIR = Path(__file__).resolve().parent
 
@@ -260,10 +260,14 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq python3 python3-venv python3-pip bubblewrap
+# bubblewrap where the container allows namespaces; libseccomp2 + pyseccomp for the seccomp layer,
+# which with Landlock contains the workers where it does not (Gradescope's Docker containers).
+apt-get install -y -qq python3 python3-venv python3-pip bubblewrap libseccomp2
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --quiet --upgrade pip
-/autograder/venv/bin/python -m pip install --quiet "numpy>=2"
+/autograder/venv/bin/python -m pip install --quiet "numpy>=2" "pyseccomp>=0.1.2"
+# Which layers work in this image, and the mode `grade` will use (shown in the image build's log).
+cd /autograder/source && /autograder/venv/bin/python -m grader doctor || true
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -282,8 +286,10 @@ PY=/autograder/venv/bin/python
 if [ -f /autograder/results/grader/submission/results.json ]; then
     cp /autograder/results/grader/submission/results.json /autograder/results/results.json
 else
+    # No results: the grader refused (it could not contain student code here: its one line above,
+    # for the staff) or failed. The student gets one neutral line.
     cat > /autograder/results/results.json <<'EOF'
-{"score": 0, "output": "The autograder itself failed on this submission; please tell the course staff.", "tests": []}
+{"score": 0, "output": "The autograder could not grade this submission; please tell the course staff.", "tests": []}
 EOF
 fi
 """

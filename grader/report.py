@@ -37,7 +37,7 @@ def test_name(case):
     return f"[{case.visibility}] {case.name}: {case.target}"
 
 
-def gradescope_results(sub_result, iso_line, hidden_visibility="visible"):
+def gradescope_results(sub_result, hidden_visibility="visible"):
     tests = []
     for case, res in sub_result["cases"]:
         tests.append({
@@ -51,41 +51,55 @@ def gradescope_results(sub_result, iso_line, hidden_visibility="visible"):
     return {
         "score": float(sub_result["score"]),
         "execution_time": int(round(sub_result["seconds"])),
-        "output": submission_text(sub_result, iso_line),
+        "output": submission_text(sub_result),
         "stdout_visibility": "hidden",
-        "extra_data": {"stem": sub_result["stem"], "max_score": float(sub_result["max_score"]),
-                       "isolation": iso_line, "degraded_isolation": sub_result["degraded"]},
+        "extra_data": {"stem": sub_result["stem"], "max_score": float(sub_result["max_score"])},
         "tests": tests,
     }
 
 
-def submission_text(sub_result, iso_line):
+def submission_errors(sub_result):
+    """The submission's own problems, one line each: unreadable upload, modules that fail to import."""
+    lines = []
+    if sub_result["error"]:
+        lines.append(sub_result["error"])
+    for module, error in sub_result.get("module_errors", {}).items():
+        lines.append(f"{module}: {error}")
+    return lines
+
+
+def submission_text(sub_result):
+    """What the student reads at the top: the score, one neutral line on the sandbox, their submission's problems."""
     lines = [f"Score: {sub_result['score']:g} / {sub_result['max_score']:g} "
              f"({sub_result['passed']} of {len(sub_result['cases'])} cases passed).",
-             f"The grader ran your code in a sandbox ({iso_line})."]
+             sub_result["student_line"]]
     if sub_result["missing"]:
         lines.append("Not found in your submission: " + ", ".join(sub_result["missing"])
                      + " (looked for assignment/<file>, <file> and the bare file name).")
     if sub_result["error"]:
         lines.append(f"Your submission could not be read: {sub_result['error']}")
+    for module, error in sub_result.get("module_errors", {}).items():
+        lines.append(f"assignment/{module} could not be imported: {error}")
     for note in sub_result["notes"][:10]:
         lines.append(f"Note: {note}")
     lines.append("Hidden cases use other inputs and shapes than the public ones; their feedback is limited.")
     return "\n".join(lines)
 
 
-def instructor_report(sub_result, iso_line):
+def instructor_report(sub_result):
     return {
         "stem": sub_result["stem"],
         "path": str(sub_result["path"]),
         "score": sub_result["score"],
         "max_score": sub_result["max_score"],
-        "isolation": iso_line,
-        "degraded_isolation": sub_result["degraded"],
+        "isolation": sub_result["isolation"],
+        "isolation_mode": sub_result["isolation_mode"],
+        "student_line": sub_result["student_line"],
         "found": sub_result["found_at"],
         "missing": sub_result["missing"],
         "notes": sub_result["notes"],
         "error": sub_result["error"],
+        "module_errors": sub_result.get("module_errors", {}),
         "seconds": round(sub_result["seconds"], 3),
         "cases": [{"name": c.name, "target": c.target, "group": c.group, "visibility": c.visibility,
                    "points": c.points, "score": r.score, "passed": r.passed, "reason": r.reason,
@@ -94,12 +108,35 @@ def instructor_report(sub_result, iso_line):
     }
 
 
+def from_report(data, cases_by_name):
+    """A submission's result rebuilt from its ``report.json`` (a regrade into the same results directory keeps it)."""
+    from grader.compare import CaseResult
+
+    pairs = []
+    for row in data["cases"]:
+        case = cases_by_name.get(row["name"])
+        if case is None:
+            continue
+        pairs.append((case, CaseResult(row["name"], bool(row["passed"]), float(row["score"]), case.points,
+                                       row.get("reason") or "", row.get("error"), row.get("detail") or "")))
+    return {"stem": data["stem"], "path": data["path"], "score": float(data["score"]),
+            "max_score": float(data["max_score"]), "passed": sum(r.passed for _, r in pairs), "cases": pairs,
+            "isolation": data.get("isolation", ""), "isolation_mode": data.get("isolation_mode", ""),
+            "student_line": data.get("student_line", ""), "found_at": data.get("found", {}),
+            "missing": data.get("missing", []), "notes": data.get("notes", []), "error": data.get("error", ""),
+            "module_errors": data.get("module_errors", {}), "seconds": float(data.get("seconds", 0.0)),
+            "runs": data.get("runs", {}), "earlier": True}
+
+
 def text_line(sub_result):
     pct = 100.0 * sub_result["score"] / sub_result["max_score"] if sub_result["max_score"] else 0.0
     failed = [c.name for c, r in sub_result["cases"] if not r.passed]
     tail = f"  failed: {', '.join(failed[:6])}{' ...' if len(failed) > 6 else ''}" if failed else ""
     missing = f"  missing: {', '.join(sub_result['missing'])}" if sub_result["missing"] else ""
-    return f"{sub_result['stem']}: {sub_result['score']:g} / {sub_result['max_score']:g} ({pct:.1f}%){missing}{tail}"
+    errors = submission_errors(sub_result)
+    error = f"  error: {' | '.join(errors)}" if errors else ""
+    return (f"{sub_result['stem']}: {sub_result['score']:g} / {sub_result['max_score']:g} ({pct:.1f}%)"
+            f"{error}{missing}{tail}")
 
 
 def class_stats(sub_results):
@@ -128,13 +165,13 @@ def _reason_kind(reason):
     return reason.split(":", 1)[0][:80] if reason else ""
 
 
-def write_submission(out_dir, sub_result, iso_line, hidden_visibility):
+def write_submission(out_dir, sub_result, hidden_visibility):
     target = out_dir / sub_result["stem"]
-    write_json(target / "results.json", gradescope_results(sub_result, iso_line, hidden_visibility))
-    write_json(target / "report.json", instructor_report(sub_result, iso_line))
+    write_json(target / "results.json", gradescope_results(sub_result, hidden_visibility))
+    write_json(target / "report.json", instructor_report(sub_result))
 
 
-def write_batch(out_dir, sub_results, cases, iso_line, degraded, seconds):
+def write_batch(out_dir, sub_results, cases, iso_line, unsafe, seconds):
     stats = class_stats(sub_results)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -144,8 +181,8 @@ def write_batch(out_dir, sub_results, cases, iso_line, degraded, seconds):
         scores = {c.name: r.score for c, r in sub["cases"]}
         pct = 100.0 * sub["score"] / sub["max_score"] if sub["max_score"] else 0.0
         writer.writerow([sub["stem"], f"{sub['score']:g}", f"{sub['max_score']:g}", f"{pct:.2f}", sub["passed"],
-                         len(sub["cases"]), "degraded" if degraded else "bwrap", ";".join(sub["missing"]),
-                         sub["error"], *[f"{scores.get(c.name, 0.0):g}" for c in cases]])
+                         len(sub["cases"]), sub["isolation_mode"], ";".join(sub["missing"]),
+                         " | ".join(submission_errors(sub)), *[f"{scores.get(c.name, 0.0):g}" for c in cases]])
     with atomic_open(out_dir / "grades.csv", "w") as f:
         f.write(buf.getvalue())
     with atomic_open(out_dir / "cases.jsonl", "w") as f:
@@ -155,11 +192,13 @@ def write_batch(out_dir, sub_results, cases, iso_line, degraded, seconds):
                        "visibility": case.visibility, "points": case.points, "score": res.score,
                        "passed": res.passed, "reason": res.reason, "error": _num(res.error),
                        "bucket": bucket(res.error) if res.error is not None else None,
-                       "degraded_isolation": degraded, "class": stats[case.name]}
+                       "isolation": sub["isolation_mode"], "class": stats[case.name]}
                 f.write(json.dumps(row, sort_keys=True) + "\n")
     write_json(out_dir / "summary.json", {
-        "isolation": iso_line, "degraded_isolation": degraded, "seconds": round(seconds, 3),
-        "submissions": [{"stem": s["stem"], "score": s["score"], "max_score": s["max_score"]} for s in sub_results],
+        "isolation": iso_line, "unsafe_isolation": unsafe, "seconds": round(seconds, 3),
+        "submissions": [{"stem": s["stem"], "score": s["score"], "max_score": s["max_score"],
+                         "isolation": s["isolation_mode"], "graded_earlier": bool(s.get("earlier")),
+                         "error": " | ".join(submission_errors(s))} for s in sub_results],
         "cases": stats,
     })
     return stats

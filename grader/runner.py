@@ -16,10 +16,14 @@ Per run:
 - after the run ends (exit, crash or kill) and its processes are gone, the parent loads the
   group's reference values, validates the outputs file (``grader/npzsafe.py``) against them,
   and scores each case the worker finished;
-- a run that ended before finishing its cases charges the case it was on (its named
-  reason: timeout, memory, crash, early exit, rejected outputs) and the remaining cases get a
-  fresh run, at most ``Limits.max_runs`` runs per group; what is still left after that gets
-  the last reason. Points already earned are kept.
+- a run that ended before finishing its cases (exit, crash, kill, hang, rejected outputs)
+  charges the case it was on with its named reason; the other cases of that case's function
+  get one more try, and if the function fails again they all get the reason. The group's other
+  functions run in a fresh worker: a crash costs only its own function. There is no limit on
+  the number of runs (at most two failures per function), only the group's wall clock;
+- the grader is the child subreaper of every run: after a run ends, whatever it left behind
+  (daemons, children in new sessions) is killed and reaped before its results are scored;
+- everything a student reads (errors, output) has the grader's paths replaced by neutral names.
 """
 
 import json
@@ -29,6 +33,7 @@ import selectors
 import shutil
 import signal
 import stat
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +128,8 @@ class Task:
     runs: int = 0
     started: float | None = None
     pending: list = field(default_factory=list)
+    failures: dict = field(default_factory=dict)       # function -> runs that died in it
+    module_errors: dict = field(default_factory=dict)  # student module file -> its import error
 
     def cid(self, case):
         return f"c{self.cases.index(case):03d}"
@@ -143,6 +150,7 @@ class Running:
     eof: bool = False
     registered: bool = True
     disk_checked: float = 0.0
+    modules: list = field(default_factory=list)  # (file, dotted name) of the student modules imported first
 
 
 def _signal_name(number):
@@ -190,6 +198,9 @@ class Runner:
         self.work_dir = Path(work_dir)
         self.on_task_done = on_task_done
         self._run_count = 0
+        self.worker_dir = sandbox.install_worker(self.work_dir / f"worker-{secrets.token_hex(8)}")
+        self.reaper = None
+        self.strays_killed = 0
 
     # --- one run -------------------------------------------------------------------------------
 
@@ -209,17 +220,21 @@ class Runner:
             entries.append({"id": cid, "recipe": case.recipe, "params": case.call_params})
             for name, value in task.inputs[case.name].items():
                 arrays[f"{cid}.{name}"] = value
-        (run_dir / "plan.json").write_text(json.dumps({"cases": entries}))
+        modules = _modules_of(plan)
+        (run_dir / "plan.json").write_text(json.dumps({"cases": entries, "modules": [m for _, m in modules]}))
         with open(run_dir / "inputs.npz", "wb") as f:
             np.savez(f, **arrays)
         for p in ("plan.json", "inputs.npz"):
             os.chmod(run_dir / p, 0o644)
         sandbox.prepare_out_dir(self.iso, slot, run_dir / "out")
         remaining = self.limits.group_timeout - (now - task.started)
-        proc = sandbox.start(self.iso, self.limits, slot, task.stage, run_dir, cpu_seconds=remaining + 5)
+        proc = sandbox.start(self.iso, self.limits, slot, task.stage, run_dir, cpu_seconds=remaining + 5,
+                             worker_dir=self.worker_dir)
         os.set_blocking(proc.stdout.fileno(), False)
         task.runs += 1
-        return Running(task, slot, proc, run_dir, plan, LogBuffer(self.limits.log_bytes), now, 0, now)
+        run = Running(task, slot, proc, run_dir, plan, LogBuffer(self.limits.log_bytes), now, 0, now)
+        run.modules = modules
+        return run
 
     def _read_progress(self, run):
         raw = read_small(run.run_dir / "out" / "progress", 32)
@@ -261,12 +276,32 @@ class Runner:
                 break
             run.log.add(chunk)
 
+    def _scrub(self, text, run):
+        """``text`` with the grader's own paths replaced by neutral names (a student reads it)."""
+        if not text:
+            return text
+        places = [(run.task.stage, "."), (run.run_dir, "<run>"), (self.worker_dir, "<grader>"),
+                  (self.work_dir, "<work>")]
+        if self.iso.mode == "bwrap":  # the same places as the worker sees them inside bubblewrap
+            places += [("/stage", "."), ("/io", "<run>"), (sandbox.BWRAP_WORKER_DIR, "<grader>")]
+        for path, name in places:
+            text = text.replace(str(path) + "/", name + "/" if name != "." else "").replace(str(path), name)
+        for path in sandbox.worker_syspath():
+            text = text.replace(path, "<site-packages>")
+        for path in sorted({sys.prefix, sys.base_prefix, os.path.realpath(sys.prefix),
+                            os.path.realpath(sys.base_prefix)}, key=len, reverse=True):
+            if len(path) > 1:
+                text = text.replace(path, "<python>")
+        return text
+
     def _finish(self, run):
         """Score what one finished run wrote; decide what, if anything, runs again."""
         task, limits = run.task, self.limits
         run.proc.wait()
         refs = {case.name: task.reference(case) for case in run.plan}  # loaded only now, after the exit
         budgets = {"__done__": Budget("iub", 64)}
+        for index in range(len(run.modules)):
+            budgets[f"__module__.{index}"] = Budget("U", MAX_MESSAGE_BYTES)
         for case in run.plan:
             cid = task.cid(case)
             budgets[f"{cid}.__error__"] = Budget("U", MAX_MESSAGE_BYTES)
@@ -276,7 +311,11 @@ class Runner:
                                                   max_file_bytes=limits.fsize_mb << 20,
                                                   max_members=len(budgets) + 8)
         done = file_problem is None and "__done__" in arrays and run.proc.returncode == 0 and not run.killed
-        log_text = run.log.text()
+        log_text = self._scrub(run.log.text(), run)
+        for index, (module, _) in enumerate(run.modules):
+            error = arrays.get(f"__module__.{index}")
+            if error is not None and error.shape == () and error.dtype.kind == "U":
+                task.module_errors.setdefault(module, self._scrub(str(error[()]), run).split("\n")[0][:300])
         unresolved = []
         for case in run.plan:
             cid = task.cid(case)
@@ -285,7 +324,7 @@ class Runner:
             got = {n: arrays[f"{cid}.{n}"] for n in names if f"{cid}.{n}" in arrays}
             bad = {n: problems[f"{cid}.{n}"] for n in names if f"{cid}.{n}" in problems}
             if error is not None and error.shape == () and error.dtype.kind == "U":
-                task.results[case.name] = score_case(case, {}, names, worker_error=str(error[()]))
+                task.results[case.name] = score_case(case, {}, names, worker_error=self._scrub(str(error[()]), run))
             elif bad:
                 name, why = next(iter(bad.items()))
                 task.results[case.name] = CaseResult(case.name, False, 0.0, case.points,
@@ -310,6 +349,15 @@ class Runner:
                 task.results[culprit.name] = CaseResult(culprit.name, False, 0.0, culprit.points, reason,
                                                         detail=_tail(log_text))
                 unresolved = [c for c in unresolved if c is not culprit]
+                function = culprit.target
+                task.failures[function] = task.failures.get(function, 0) + 1
+                if task.failures[function] >= 2 or run.killed == "group":
+                    # The function failed again (or the group's time is gone): its other cases get the reason.
+                    for case in [c for c in unresolved if c.target == function]:
+                        task.results[case.name] = CaseResult(
+                            case.name, False, 0.0, case.points,
+                            f"not run: {case.target} failed {task.failures[function]} time(s) here (last: {reason})")
+                    unresolved = [c for c in unresolved if c.target != function]
         task.logs.append({
             "run": task.runs, "cases": [c.name for c in run.plan], "returncode": run.proc.returncode,
             "killed": run.killed, "seconds": round(time.monotonic() - run.started, 3), "finished": done,
@@ -318,14 +366,12 @@ class Runner:
         })
         shutil.rmtree(run.run_dir, ignore_errors=True)
         time_left = limits.group_timeout - (time.monotonic() - task.started)
-        if unresolved and task.runs < limits.max_runs and time_left > 0.5:
+        if unresolved and time_left > 0.5:
             task.pending = unresolved
             return True
         for case in unresolved:
-            why = f"not run: the worker failed {task.runs} time(s) in this group (last: {reason})"
-            if time_left <= 0.5:
-                why = f"not run: the group's time ran out (last: {reason})"
-            task.results[case.name] = CaseResult(case.name, False, 0.0, case.points, why)
+            task.results[case.name] = CaseResult(case.name, False, 0.0, case.points,
+                                                 f"not run: the group's time ran out (last: {reason})")
         task.pending = []
         return False
 
@@ -337,6 +383,7 @@ class Runner:
         free = list(range(self.jobs))
         running = []
         sel = selectors.DefaultSelector()
+        self.reaper = sandbox.Reaper()
         try:
             while queue or running:
                 while queue and free:
@@ -366,6 +413,8 @@ class Runner:
                         continue
                     self._read_progress(run)
                     sandbox.kill_run(self.iso, run.slot, run.proc)  # leftovers: daemons, children
+                    # Whatever escaped the run's group came back to the subreaper: killed before any scoring.
+                    self.strays_killed += self.reaper.sweep(keep=[r.proc.pid for r in running if r is not run])
                     if run.registered:
                         sel.unregister(run.proc.stdout)
                         run.registered = False
@@ -381,8 +430,20 @@ class Runner:
         finally:
             for run in running:
                 sandbox.kill_run(self.iso, run.slot, run.proc)
+            self.strays_killed += self.reaper.sweep()
             sel.close()
         return tasks
+
+
+def _modules_of(cases):
+    """[(file, dotted name)] of the student modules the cases exercise, in order of first use."""
+    out = []
+    for case in cases:
+        if case.module and case.module.endswith(".py"):
+            dotted = "assignment." + case.module[:-3].replace("/", ".")
+            if (case.module, dotted) not in out:
+                out.append((case.module, dotted))
+    return out
 
 
 def _tail(text, limit=3000):

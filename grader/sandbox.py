@@ -1,40 +1,35 @@
-"""Starting the worker isolated: bubblewrap when it works here, rlimits always.
+"""Starting the worker contained: which layers work here, and the command line of one run.
 
-Strongest first:
+Layers, each stopping what the others miss (``docs/grading.md`` has the table):
 
-``bwrap`` (Debian's ``bubblewrap``): the worker sees a filesystem made only of read-only
-``/usr`` (and the ``/lib*`` links), the Python installation and its site-packages (read-only),
-``/grader/worker.py``, the stage ``/stage`` (read-only), ``/io`` with the inputs (read-only),
-``/io/out`` (the only writable host directory), a private ``/tmp`` and its own ``/proc`` and
-``/dev``. The grader's data (reference values, cases, other submissions, results) is not in
-its mount namespace at all. It has no network (own network namespace: only a downed
-loopback), its own pid, ipc and uts namespaces, a new session, and dies with the grader.
+- **bubblewrap** (``bwrap``, Debian's ``bubblewrap``), where namespaces can be made: the worker
+  sees a filesystem made only of read-only ``/usr`` (and the ``/lib*`` links), the Python
+  installation and the site-packages it needs (read-only), ``/grader`` (the worker's two
+  files), the stage ``/stage`` (read-only), ``/io`` with the inputs (read-only), ``/io/out`` (the
+  only writable host directory), a private ``/tmp`` and its own ``/proc`` and ``/dev``. It has
+  no network, its own pid, ipc and uts namespaces, a new session, and dies with the grader. As
+  root, bwrap makes no user namespace (one would map the sandbox's root onto the host's root)
+  and keeps only CAP_SETUID/CAP_SETGID for the uid drop; as another user it needs one.
+- **Landlock + seccomp** (``grader/contain.py``), applied by the worker to itself after it
+  has loaded its own modules and dropped its uid, right before it imports student code, in
+  every mode that has them (under bwrap too, as a second wall). They need neither namespaces
+  nor root, so they are what a Docker or Gradescope container gets.
+- **the uid drop**: a grader running as root runs each worker as uid ``WORKER_UID_BASE + slot``
+  (no groups), when that uid can use the interpreter (a probe checks it).
+- always: rlimits set in ``preexec_fn``, the parent's wall clocks, output caps, and the parent
+  as child subreaper killing whatever a run leaves behind (``grader/runner.py``).
 
-- As root, bwrap runs without a user namespace (``--unshare-all`` would add one that maps
-  the sandbox's root onto the host's root, with every capability inside it, and the kernel
-  does not apply RLIMIT_NPROC to a uid that is root outside). It unshares every other
-  namespace, keeps only CAP_SETUID and CAP_SETGID, and the worker's first act, before numpy
-  or any student code, is to become uid ``WORKER_UID_BASE + slot`` (a uid of its own per
-  parallel slot, no groups): a real unprivileged uid, so RLIMIT_NPROC binds and nothing the
-  worker does can signal the grader.
-- As another user, bwrap runs with ``--unshare-all`` (it needs the user namespace) and the
-  worker keeps the grader's uid.
-
-``rlimits`` (no usable bwrap: "degraded isolation", said in every report): the worker runs
-as a plain subprocess in a new session, with the same rlimits, in its own network namespace
-when the grader is root and can make one, as uid ``WORKER_UID_BASE + slot`` when the grader
-is root and that uid can run the interpreter (checked by a probe), and dies with the grader
-(PR_SET_PDEATHSIG). It can see the filesystem as that uid can: the release makes the
-reference values readable by their owner only.
-
-Always: RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE (and no core files), set in
-``preexec_fn``; a wall clock per case and per group kept by the parent, which kills the whole
-process group (and, with a dropped uid, every process left with that uid); stdout and stderr
-through a pipe the parent drains, keeping the first and last ``log_bytes``.
+Modes (``detect``): ``bwrap`` (bubblewrap + Landlock + seccomp + uid drop), ``container``
+(Landlock + seccomp, the uid drop where it can), and ``unsafe`` (rlimits only), which is used
+only with ``--allow-unsafe``. Where neither bwrap nor Landlock + seccomp can be applied,
+``detect`` raises ``Unavailable`` with one line naming what is missing and how to get it.
+A bwrap that is installed but fails is never dropped in silence: the fallback names the cause
+and the fix.
 """
 
 import ctypes
 import ctypes.util
+import importlib.util
 import json
 import os
 import resource
@@ -44,12 +39,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-WORKER_PATH = Path(__file__).with_name("worker.py")
+GRADER_DIR = Path(__file__).resolve().parent
+WORKER_FILES = ("worker.py", "contain.py")
+WORKER_PATH = GRADER_DIR / "worker.py"
 WORKER_UID_BASE = int(os.environ.get("GRADER_WORKER_UID_BASE", "61000"))
-DEGRADED = "degraded isolation"
+MODES = ("bwrap", "container", "unsafe")
+BWRAP_WORKER_DIR = "/grader"
+
+
+class Unavailable(RuntimeError):
+    """No isolation that contains student code can be applied (or the one asked for cannot)."""
 
 
 @dataclass
@@ -60,41 +62,88 @@ class Limits:
     nproc: int = 32               # RLIMIT_NPROC (processes of the worker's uid)
     fsize_mb: int = 64            # RLIMIT_FSIZE
     log_bytes: int = 16 * 1024    # kept from the start and from the end of the worker's output
-    max_runs: int = 4             # worker runs per group (a run that dies is restarted after the culprit)
 
 
 @dataclass
 class Isolation:
-    mode: str              # "bwrap" or "rlimits"
-    uid_drop: bool         # the worker runs as WORKER_UID_BASE + slot
-    network: bool          # the worker has no network
-    reason: str = ""       # why bwrap is not used (degraded mode only)
+    mode: str                  # "bwrap", "container" or "unsafe"
+    uid_drop: bool             # the worker runs as WORKER_UID_BASE + slot
+    network: bool = False      # the worker has its own network namespace (bwrap, or unshare as root)
+    contain: bool = False      # the worker applies Landlock + seccomp to itself
+    landlock_abi: int = 0
+    landlock_missing: tuple = ()
+    notes: list = field(default_factory=list)  # why a stronger layer is not used, each with its fix
 
     @property
-    def degraded(self):
-        return self.mode != "bwrap"
+    def unsafe(self):
+        return self.mode == "unsafe"
+
+    def layers(self):
+        out = []
+        if self.mode == "bwrap":
+            out.append("bubblewrap (own mount, pid, ipc, uts and network namespaces)")
+        if self.contain:
+            missing = f", lacking {', '.join(self.landlock_missing)}" if self.landlock_missing else ""
+            out.append(f"Landlock ABI {self.landlock_abi}{missing}")
+            out.append("seccomp")
+        if self.uid_drop:
+            out.append(f"uid {WORKER_UID_BASE}+slot")
+        elif is_root():
+            out.append("NO uid drop (the worker runs as root)")
+        if self.mode != "bwrap" and self.network:
+            out.append("own network namespace")
+        out.append("rlimits, clocks, subreaper")
+        return out
 
     def describe(self):
-        if not self.degraded:
-            who = "a dropped uid per slot" if self.uid_drop else "the grader's uid (not root, no uid to drop to)"
-            return ("isolation: bubblewrap (no network, own pid/ipc/uts namespaces, minimal read-only view), "
-                    f"{who}, rlimits")
-        parts = [f"{DEGRADED}: {self.reason}", "rlimits and a new session only"]
-        if self.uid_drop:
-            parts.append("dropped uid")
-        else:
-            parts.append("worker runs as ROOT, the grader's uid" if is_root() else "worker runs as the grader's uid")
-        parts.append("no network" if self.network else "network NOT isolated")
-        return "; ".join(parts)
+        """The instructor's line: every layer, and why a stronger one is not used."""
+        head = {"bwrap": "isolation: full", "container": "isolation: container mode",
+                "unsafe": "UNSAFE isolation (--allow-unsafe): student code is NOT contained"}[self.mode]
+        text = f"{head}: {' + '.join(self.layers())}"
+        if self.notes:
+            text += " [" + "; ".join(self.notes) + "]"
+        return text
+
+    def student_line(self):
+        """The one neutral line a student's results carry (no path, no layer, no uid)."""
+        if self.unsafe:
+            return "Your code was graded without the grader's sandbox (the instructor chose to)."
+        return "Your code ran in the grader's sandbox."
+
+
+# ----------------------------------------------------------------------------------------------
+# Paths
+# ----------------------------------------------------------------------------------------------
+
+
+def _site_of(module):
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        return None
+    origin = os.path.abspath(spec.origin)
+    if os.path.basename(origin) == "__init__.py":
+        origin = os.path.dirname(origin)
+    return os.path.dirname(origin)
+
+
+def numpy_site():
+    return _site_of("numpy")
+
+
+def worker_syspath():
+    """The directories the worker adds to its ``sys.path`` before containment: numpy's and pyseccomp's."""
+    paths = [numpy_site()]
+    seccomp_site = _site_of("pyseccomp")
+    if seccomp_site and seccomp_site not in paths:
+        paths.append(seccomp_site)
+    return paths
 
 
 def _python_binds():
-    """Directories the interpreter and numpy need, outside /usr."""
-    import numpy
-
+    """Directories the interpreter, numpy and pyseccomp need, outside /usr."""
     paths = {os.path.realpath(sys.base_prefix), os.path.abspath(sys.prefix), os.path.realpath(sys.prefix),
              os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
-             os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))}
+             *worker_syspath()}
     keep = []
     for p in sorted(paths, key=len):
         if p in ("/", "") or p == "/usr" or p.startswith("/usr/"):
@@ -105,10 +154,16 @@ def _python_binds():
     return keep
 
 
-def numpy_site():
-    import numpy
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))
+def install_worker(dest):
+    """Copy the worker's files into ``dest`` (readable by a dropped uid, wherever the grader lives)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    os.chmod(dest, 0o755)
+    for name in WORKER_FILES:
+        target = dest / name
+        shutil.copyfile(GRADER_DIR / name, target)
+        os.chmod(target, 0o644)
+    return dest
 
 
 def _parents_args(path, made):
@@ -130,20 +185,14 @@ def _system_args():
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
     if os.path.exists("/etc/ld.so.cache"):
-        args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        args += ["--perms", "0755", "--dir", "/etc", "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     return args
 
 
 TMPFS_BYTES = 64 << 20  # the sandbox's private /tmp (RAM): bounded, or a worker could fill memory with files
 
-
-def limits_tmp_bytes():
-    return TMPFS_BYTES
-
-
 SANDBOX_ENV = {
     "PATH": "/usr/bin:/bin",
-    "HOME": "/tmp",
     "LANG": "C.UTF-8",
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
@@ -160,15 +209,21 @@ def slot_uid(slot):
     return WORKER_UID_BASE + slot
 
 
-def worker_argv(iso, slot, stage, run_dir, probe=False):
+def worker_argv(iso, slot, stage, run_dir, worker_dir, probe=False):
     """The command line of one worker run (bwrap or plain), with paths as the worker sees them."""
-    drop = ["--drop-uid", str(slot_uid(slot))] if iso.uid_drop else []
+    extra = ["--drop-uid", str(slot_uid(slot))] if iso.uid_drop else []
+    if iso.contain:
+        extra.append("--contain")
     if probe:
-        drop.append("--probe")
-    py = [sys.executable, "-I", "-B"]
+        extra.append("--probe")
+    for path in worker_syspath():
+        extra += ["--syspath", path]
+    # -I: no environment, no user site, no script directory; -S: no site-packages and no .pth files,
+    # so that no editable finder of the grader's checkout is ever active in the worker.
+    py = [sys.executable, "-I", "-S", "-B"]
     if iso.mode != "bwrap":
-        return py + [str(WORKER_PATH), "--stage", str(stage), "--io", str(run_dir), "--out",
-                     str(Path(run_dir) / "out"), "--syspath", numpy_site(), *drop]
+        return py + [str(Path(worker_dir) / "worker.py"), "--stage", str(stage), "--io", str(run_dir), "--out",
+                     str(Path(run_dir) / "out"), *extra]
     args = ["bwrap"]
     if is_root():
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -176,22 +231,28 @@ def worker_argv(iso, slot, stage, run_dir, probe=False):
     else:
         args += ["--unshare-all"]
     args += ["--die-with-parent", "--new-session"]
+    # The private /tmp first: what is bound below it afterwards (a venv under /tmp) stays visible.
+    args += ["--size", str(TMPFS_BYTES), "--perms", "01777", "--tmpfs", "/tmp"]
     args += _system_args()
-    made = set()
+    made = {"/tmp"}
     for path in _python_binds():
         args += _parents_args(path, made) + ["--ro-bind", path, path]
-    args += ["--perms", "0755", "--dir", "/grader", "--ro-bind", str(WORKER_PATH), "/grader/worker.py",
+    args += ["--perms", "0755", "--dir", BWRAP_WORKER_DIR, "--ro-bind", str(worker_dir), BWRAP_WORKER_DIR,
              "--ro-bind", str(stage), "/stage",
              "--ro-bind", str(run_dir), "/io",
              "--bind", str(Path(run_dir) / "out"), "/io/out",
-             "--size", str(limits_tmp_bytes()), "--perms", "01777", "--tmpfs", "/tmp",
              "--proc", "/proc", "--dev", "/dev",
-             "--chdir", "/tmp", "--clearenv"]
-    for key, value in SANDBOX_ENV.items():
+             "--chdir", "/io/out", "--clearenv"]
+    for key, value in worker_env("/io/out").items():
         args += ["--setenv", key, value]
-    args += ["--", *py, "/grader/worker.py", "--stage", "/stage", "--io", "/io", "--out", "/io/out",
-             "--syspath", numpy_site(), *drop]
+    args += ["--", *py, f"{BWRAP_WORKER_DIR}/worker.py", "--stage", "/stage", "--io", "/io", "--out", "/io/out",
+             *extra]
     return args
+
+
+def worker_env(out_dir):
+    """The worker's whole environment: temporary files go to its output directory, the only place it may write."""
+    return dict(SANDBOX_ENV, HOME=str(out_dir), TMPDIR=str(out_dir))
 
 
 _libc = None
@@ -226,7 +287,7 @@ def make_preexec(iso, limits, cpu_seconds):
     nproc = limits.nproc
     if not iso.uid_drop and not is_root():  # RLIMIT_NPROC counts all of the user's processes
         nproc = _user_process_count() + limits.nproc
-    unshare_net = iso.mode != "bwrap" and iso.network and is_root()
+    unshare_net = iso.mode != "bwrap" and iso.network
     memory = limits.memory_mb << 20
     fsize = limits.fsize_mb << 20
     cpu = max(1, int(cpu_seconds))
@@ -244,15 +305,13 @@ def make_preexec(iso, limits, cpu_seconds):
     return preexec
 
 
-def start(iso, limits, slot, stage, run_dir, cpu_seconds, probe=False):
+def start(iso, limits, slot, stage, run_dir, cpu_seconds, worker_dir, probe=False):
     """Start one worker run; returns the Popen (stdout+stderr on one pipe, its own session)."""
-    argv = worker_argv(iso, slot, stage, run_dir, probe)
-    env = dict(SANDBOX_ENV)
-    if iso.mode != "bwrap":  # no private /tmp: temporary files go where the parent watches and removes them
-        env["HOME"] = env["TMPDIR"] = str(Path(run_dir) / "out")
+    argv = worker_argv(iso, slot, stage, run_dir, worker_dir, probe)
+    out_dir = Path(run_dir) / "out"
     return subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env=env, cwd=str(Path(run_dir) / "out"), start_new_session=True,
+        env=worker_env(out_dir), cwd=str(out_dir), start_new_session=True,
         preexec_fn=make_preexec(iso, limits, cpu_seconds), close_fds=True,
     )
 
@@ -309,8 +368,115 @@ def prepare_out_dir(iso, slot, out_dir):
 
 
 # ----------------------------------------------------------------------------------------------
+# The subreaper: whatever escapes a run's process group comes back to the grader, which kills it
+# ----------------------------------------------------------------------------------------------
+
+
+def _ppids(zombies=None):
+    """{pid: parent pid} of every process visible in /proc; the pids of zombies are added to ``zombies``."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        try:
+            fields = stat[stat.rindex(b")") + 2:].split()
+            out[int(entry)] = int(fields[1])
+        except (ValueError, IndexError):
+            continue
+        if zombies is not None and fields[0] == b"Z":
+            zombies.add(int(entry))
+    return out
+
+
+def descendants(root, ppids=None):
+    ppids = _ppids() if ppids is None else ppids
+    children = {}
+    for pid, parent in ppids.items():
+        children.setdefault(parent, []).append(pid)
+    out, stack = set(), [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in out:
+                out.add(child)
+                stack.append(child)
+    return out
+
+
+class Reaper:
+    """The grader as child subreaper (``PR_SET_CHILD_SUBREAPER``).
+
+    ``sweep(keep)`` kills every descendant of the grader that is not under a pid of ``keep`` (the
+    runs still going) and was not there when the reaper started, and reaps those that were its
+    own children. Returns how many it killed.
+    """
+
+    def __init__(self):
+        from grader import contain
+
+        self.active = contain.set_child_subreaper()
+        self.before = descendants(os.getpid())
+
+    def sweep(self, keep=(), rounds=50):
+        killed = set()
+        me = os.getpid()
+        for _ in range(rounds):
+            zombies = set()
+            ppids = _ppids(zombies)
+            spared = set(self.before)
+            for pid in keep:
+                spared.add(pid)
+                spared |= descendants(pid, ppids)
+            strays = [pid for pid in descendants(me, ppids) if pid not in spared]
+            if not strays:
+                break
+            for pid in strays:
+                if pid in zombies:  # already dead (bwrap's inner process, reparented here): only reaped
+                    continue
+                try:
+                    with open(f"/proc/{pid}/comm", "rb") as f:
+                        ours = f.read().strip() == b"bwrap"  # bubblewrap's own init, still exiting: not counted
+                except OSError:
+                    ours = True
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    if not ours:
+                        killed.add(pid)
+                except OSError:
+                    pass
+            for pid in strays:
+                if ppids.get(pid) == me:
+                    try:
+                        os.waitpid(pid, os.WNOHANG)
+                    except ChildProcessError:
+                        pass
+            time.sleep(0.005)
+        return len(killed)
+
+
+# ----------------------------------------------------------------------------------------------
 # Choosing the isolation
 # ----------------------------------------------------------------------------------------------
+
+BWRAP_FIXES = (
+    ("No permissions to create new namespace", "user namespaces are blocked here (a container's seccomp profile "
+     "or sysctl); run the container with --security-opt seccomp=unconfined, or set kernel.unprivileged_userns_clone=1"
+     " / user.max_user_namespaces > 0"),
+    ("Operation not permitted", "namespaces are not permitted here (a container?); run it with "
+     "--security-opt seccomp=unconfined --cap-add SYS_ADMIN"),
+    ("Can't find source path", "a path the worker needs is missing or unreadable; run `python -m grader doctor`"),
+)
+
+
+def _bwrap_fix(why):
+    for needle, fix in BWRAP_FIXES:
+        if needle in why:
+            return fix
+    return "run `python -m grader doctor` for the details"
 
 
 def _probe(iso, limits):
@@ -321,6 +487,7 @@ def _probe(iso, limits):
     try:
         os.chmod(root, 0o755)
         stage = build_stage(root / "stage", root, [], {})
+        worker_dir = install_worker(root / "worker")
         run_dir = root / "run"
         run_dir.mkdir()
         os.chmod(run_dir, 0o755)
@@ -331,7 +498,7 @@ def _probe(iso, limits):
         for p in (run_dir / "plan.json", run_dir / "inputs.npz"):
             os.chmod(p, 0o644)
         prepare_out_dir(iso, 0, run_dir / "out")
-        proc = start(iso, limits, 0, stage, run_dir, cpu_seconds=60, probe=True)
+        proc = start(iso, limits, 0, stage, run_dir, cpu_seconds=60, worker_dir=worker_dir, probe=True)
         try:
             out, _ = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -361,42 +528,125 @@ def _can_unshare_net():
     return os.waitstatus_to_exitcode(status) == 0
 
 
+def containment_status():
+    """(abi, missing, problem): Landlock's ABI, what it lacks, why Landlock + seccomp cannot work (None: they can)."""
+    if not sys.platform.startswith("linux"):
+        return 0, (), f"Landlock and seccomp are Linux-only (this is {sys.platform}); grade on Linux 5.13 or newer"
+    from grader import contain
+
+    abi = contain.landlock_abi()
+    missing = tuple(contain.landlock_missing(abi)) if abi else ()
+    if abi < 1:
+        return 0, (), ("Landlock is not available in this kernel (Linux 5.13+ with lsm=landlock; "
+                       "check /sys/kernel/security/lsm)")
+    why = contain.seccomp_available()
+    if why:
+        return abi, missing, why
+    result = contain.probe()
+    if not result.get("works"):
+        return abi, missing, "Landlock + seccomp failed their self-test: " + "; ".join(result.get("problems", []))
+    return abi, missing, None
+
+
+def bwrap_status(limits, contain_ok, abi, missing):
+    """(iso, None) when bubblewrap works here, else (None, why with its fix)."""
+    if shutil.which("bwrap") is None:
+        return None, "bubblewrap is not installed (apt-get install bubblewrap)"
+    iso = Isolation("bwrap", uid_drop=is_root(), network=True, contain=contain_ok, landlock_abi=abi,
+                    landlock_missing=missing)
+    why = _probe(iso, limits)
+    if why is None:
+        return iso, None
+    return None, f"bubblewrap fails here ({why}): {_bwrap_fix(why)}"
+
+
 _detected = {}
 
 
-def detect(requested="auto", limits=None):
-    """The isolation to use: "bwrap" if asked or available and working, else "rlimits" (degraded).
+def detect(requested="auto", limits=None, allow_unsafe=False):
+    """The isolation to use.
 
-    ``requested``: "auto", "bwrap" (an error if it does not work) or "rlimits" (force the
-    degraded path, e.g. to test it). Also read from the environment variable GRADER_SANDBOX.
+    ``requested``: "auto" (bwrap, else container mode, else refuse), "bwrap", "container" (an
+    error where it cannot work) or "unsafe" (rlimits only: needs ``allow_unsafe``). Also read from
+    the environment variable GRADER_SANDBOX. With ``allow_unsafe``, "auto" ends in "unsafe" where
+    nothing contains code, instead of raising ``Unavailable``.
     """
     requested = os.environ.get("GRADER_SANDBOX", requested) if requested == "auto" else requested
-    if requested not in ("auto", "bwrap", "rlimits"):
-        raise ValueError(f"sandbox must be 'auto', 'bwrap' or 'rlimits', got {requested!r}")
-    if requested in _detected:
-        return _detected[requested]
+    if requested not in ("auto", *MODES):
+        raise ValueError(f"sandbox must be one of auto, {', '.join(MODES)}; got {requested!r}")
+    key = (requested, bool(allow_unsafe), sys.executable)
+    if key in _detected:
+        return _detected[key]
     limits = limits or Limits()
-    reason = "forced with --sandbox rlimits" if requested == "rlimits" else ""
-    if requested != "rlimits":
-        if shutil.which("bwrap") is None:
-            reason = "bwrap is not installed (Debian package bubblewrap)"
+    abi, missing, contain_problem = containment_status()
+    contain_ok = contain_problem is None
+    notes = []
+    iso = None
+    if requested in ("auto", "bwrap"):
+        iso, why = bwrap_status(limits, contain_ok, abi, missing)
+        if iso is None:
+            if requested == "bwrap":
+                raise Unavailable(f"--sandbox bwrap: {why}")
+            notes.append(why)
+        elif not contain_ok:
+            iso.notes.append(f"Landlock + seccomp not applied: {contain_problem}")
+    if iso is None and requested in ("auto", "container"):
+        if contain_ok:
+            network = _can_unshare_net()
+            iso = Isolation("container", uid_drop=is_root(), network=network, contain=True, landlock_abi=abi,
+                            landlock_missing=missing, notes=notes)
+            why = _probe(iso, limits) if iso.uid_drop else "not root"
+            if why is not None:
+                if iso.uid_drop:
+                    notes.append(f"no uid drop: uid {slot_uid(0)} cannot use the interpreter ({why}); install "
+                                 f"Python and its packages where other users can read them (e.g. under /usr or /opt)")
+                iso.uid_drop = False
+                why = _probe(iso, limits)
+                if why is not None:
+                    raise Unavailable(f"container mode (Landlock + seccomp) fails here: {why}")
+        elif requested == "container":
+            raise Unavailable(f"--sandbox container: {contain_problem}")
         else:
-            iso = Isolation("bwrap", uid_drop=is_root(), network=True)
-            why = _probe(iso, limits)
-            if why is None:
-                _detected[requested] = iso
-                return iso
-            reason = f"bwrap does not work here ({why})"
-        if requested == "bwrap":
-            raise RuntimeError(f"--sandbox bwrap: {reason}")
-    network = _can_unshare_net()
-    iso = Isolation("rlimits", uid_drop=False, network=network, reason=reason)
-    if is_root():
-        dropped = Isolation("rlimits", uid_drop=True, network=network, reason=reason)
-        why = _probe(dropped, limits)
-        if why is None:
-            iso = dropped
-        else:
-            iso.reason = f"{reason}; uid {slot_uid(0)} cannot use the interpreter, so it is not dropped ({why})"
-    _detected[requested] = iso
+            notes.append(contain_problem)
+    if iso is None:
+        if not allow_unsafe:
+            if requested == "unsafe":
+                raise Unavailable("--sandbox unsafe runs student code uncontained; add --allow-unsafe to mean it")
+            raise Unavailable("cannot contain student code here: " + "; ".join(notes)
+                              + " (or grade anyway with --allow-unsafe, and every report says so)")
+        iso = Isolation("unsafe", uid_drop=False, network=False, notes=notes)
+    _detected[key] = iso
     return iso
+
+
+def doctor(limits=None, echo=print):
+    """``python -m grader doctor``: each layer, whether it works here and why not, and the mode ``grade`` would use."""
+    limits = limits or Limits()
+    echo(f"python: {sys.executable} (running as uid {os.geteuid()})")
+    abi, missing, contain_problem = containment_status()
+    ok = "works" if contain_problem is None else "NO"
+    echo(f"Landlock: {'ABI ' + str(abi) if abi else 'absent'}"
+         + (f" (lacks {', '.join(missing)})" if missing else ""))
+    echo(f"seccomp + Landlock self-test: {ok}" + (f" ({contain_problem})" if contain_problem else ""))
+    iso, why = bwrap_status(limits, contain_problem is None, abi, missing)
+    echo(f"bubblewrap: {'works' if iso else 'NO'}" + (f" ({why})" if why else ""))
+    try:
+        from grader import contain
+
+        reaper = contain.set_child_subreaper()
+    except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
+        reaper = f"NO ({exc})"
+    echo(f"child subreaper: {'works' if reaper is True else 'NO' if reaper is False else reaper}")
+    if is_root():
+        probe_iso = Isolation("container", uid_drop=True, contain=contain_problem is None)
+        drop_why = _probe(probe_iso, limits)
+        echo(f"uid drop: {'works' if drop_why is None else 'NO (' + drop_why + ')'}")
+    else:
+        echo("uid drop: not needed (the grader does not run as root)")
+    try:
+        chosen = detect("auto", limits)
+        echo(f"`grade` would use: {chosen.describe()}")
+        return 0
+    except Unavailable as exc:
+        echo(f"`grade` would refuse: {exc}")
+        return 2

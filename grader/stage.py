@@ -71,12 +71,21 @@ def _write(path, data):
     os.chmod(path, 0o644)
 
 
-def build_stage(dest, given_dir, given, student_sources):
+_MISSING = '''"""Placeholder for a student module that the submission does not have."""
+
+raise ImportError("{rel} was not found in the submission")
+'''
+
+
+def build_stage(dest, given_dir, given, student_sources, missing=()):
     """Write a stage into ``dest``.
 
     - given_dir: a directory holding the grader's copy of the package (``given_dir/<rel>``)
     - given: the relative paths to take from it
     - student_sources: {relative path: bytes} of the submission's student-owned modules
+    - missing: student-owned modules the submission lacks; each becomes a module whose import
+      raises ImportError, so that nothing else (an editable install of the solution, say) can
+      stand in for it
     """
     dest = Path(dest)
     pkg = dest / PACKAGE
@@ -87,6 +96,8 @@ def build_stage(dest, given_dir, given, student_sources):
         _write(pkg / rel, (Path(given_dir) / rel).read_bytes())
     for rel, text in STANDINS.items():
         _write(pkg / rel, text)
+    for rel in missing:
+        _write(pkg / rel, _MISSING.format(rel=rel))
     for rel, data in student_sources.items():
         _write(pkg / rel, data)
     return dest

@@ -131,6 +131,22 @@ def make_stem(path, taken):
     return candidate
 
 
+def _starts_like_zip(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def _zip_problem(path):
+    """Why a file named or shaped like a zip cannot be read: truncated (no end record) or not a zip at all."""
+    if _starts_like_zip(path):
+        return ("truncated zip: it starts like a zip but its end (the central directory) is missing; "
+                "the upload was probably cut short, upload it again")
+    return "unreadable zip: the file is not a zip archive (make it with your system's zip tool)"
+
+
 def load(path, student_modules, stem):
     """Read the student-owned modules of the submission at ``path``."""
     path = Path(path)
@@ -143,7 +159,11 @@ def load(path, student_modules, stem):
                 return _read_dir_file(reader)
 
             zf = None
-        elif path.is_file() and zipfile.is_zipfile(path):
+        elif path.is_file() and (path.suffix.lower() == ".zip" or _starts_like_zip(path)):
+            if not zipfile.is_zipfile(path):
+                sub.error = _zip_problem(path)
+                sub.missing = list(student_modules)
+                return sub
             if path.stat().st_size > MAX_ZIP_BYTES:
                 sub.error = f"the zip is larger than {MAX_ZIP_BYTES >> 20} MB"
                 sub.missing = list(student_modules)
@@ -178,7 +198,10 @@ def load(path, student_modules, stem):
             sub.found_at[rel] = where
         if zf is not None:
             zf.close()
-    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+    except zipfile.BadZipFile as exc:
+        sub.error = f"unreadable zip ({exc})"
+        sub.missing = [rel for rel in student_modules if rel not in sub.files]
+    except (OSError, RuntimeError) as exc:
         sub.error = f"unreadable submission ({type(exc).__name__}: {exc})"
         sub.missing = [rel for rel in student_modules if rel not in sub.files]
     return sub

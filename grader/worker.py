@@ -1,6 +1,6 @@
 """The worker: runs INSIDE the sandbox, imports the submission, calls its functions, writes arrays.
 
-    python -I worker.py --stage STAGE --io IO [--out OUT] [--drop-uid U] [--syspath DIR]...
+    python -I -S worker.py --stage STAGE --io IO [--out OUT] [--drop-uid U] [--contain] [--syspath DIR]...
 
 - ``STAGE`` holds the ``assignment`` package to import: the submission's student-owned modules
   and the grader's own copies of the given ones (``grader/stage.py`` builds it).
@@ -14,13 +14,18 @@
   parent runs the cases it did not get again).
   ``OUT/progress`` holds the index of the case being run, for the parent's per-case clock.
 
-This file is self-contained (numpy and the standard library only) because it is mounted
-alone into the sandbox. Everything it writes is untrusted by the parent: student code runs
+This file is self-contained (numpy, the standard library and ``contain.py`` beside it) because
+it is copied alone into the sandbox. Everything it writes is untrusted by the parent: student code runs
 in this process and may change anything here. The parent validates the file it gets.
 
-With ``--drop-uid U`` (the parent runs it as root) the worker becomes uid/gid ``U`` with no
-supplementary groups after importing what it needs itself (numpy, json, zipfile, traceback)
-and before it reads the inputs or imports any student code.
+The worker is started with ``python -I -S``: no site-packages, no ``.pth`` file, so no editable
+finder of the grader's checkout; ``--syspath`` adds numpy's (and pyseccomp's) directory. In
+order, it: imports what it needs itself (numpy, json, zipfile, traceback, ``contain.py`` from
+its own directory), reads its inputs, becomes uid/gid ``U`` with no supplementary groups when
+given ``--drop-uid U``, applies Landlock + seccomp to itself with ``--contain`` (reads: the
+interpreter, numpy, the stage; writes: ``OUT`` only; no new processes, no signals to others, no
+sockets but AF_UNIX), sets ``sys.path`` to the stage, the standard library and numpy's
+directory and the import machinery to the standard finders, and only then imports student code.
 """
 
 import os
@@ -41,7 +46,8 @@ def _drop_privileges(uid):
 
 
 def _parse_args(argv):
-    args = {"stage": None, "io": None, "out": None, "drop_uid": None, "syspath": [], "probe": False}
+    args = {"stage": None, "io": None, "out": None, "drop_uid": None, "syspath": [], "probe": False,
+            "contain": False}
     it = iter(argv)
     for arg in it:
         if arg == "--stage":
@@ -56,6 +62,8 @@ def _parse_args(argv):
             args["syspath"].append(next(it))
         elif arg == "--probe":
             args["probe"] = True
+        elif arg == "--contain":
+            args["contain"] = True
         else:
             raise SystemExit(f"worker: unknown argument {arg!r}")
     if not args["stage"] or not args["io"]:
@@ -75,7 +83,11 @@ PROBE_MODULES = ("math", "cmath", "itertools", "functools", "collections", "copy
 def _probe_imports():
     import importlib
 
+    import numpy
+
     failed = []
+    if not os.access(os.path.join(os.path.dirname(numpy.__file__), "__init__.py"), os.R_OK):
+        failed.append("numpy (its files are unreadable)")
     for name in PROBE_MODULES:
         try:
             importlib.import_module(name)
@@ -411,7 +423,11 @@ def _as_array(np, value):
     return np.array(value, dtype=value.dtype, copy=True, subok=False, order="C")
 
 
+_STAGE = ""  # the stage's path, set by main: tracebacks show the student's files only, relative to it
+
+
 def _describe(exc):
+    """The exception in a few lines, with the frames of the student's own files only (paths relative to the stage)."""
     import traceback
 
     try:
@@ -419,7 +435,13 @@ def _describe(exc):
     except BaseException:  # noqa: BLE001 - an exception whose str() raises
         head = type(exc).__name__
     try:
-        tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+        prefix = _STAGE.rstrip("/") + "/"
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(prefix)]
+        for f in frames:
+            f.filename = f.filename[len(prefix):]
+        tail = "".join(traceback.format_list(frames[-5:]))
+        if tail:
+            tail = "Traceback (your files only, most recent call last):\n" + tail
     except BaseException:  # noqa: BLE001
         tail = ""
     text = head[:1000] + "\n" + tail[-(MAX_MESSAGE - 1000):]
@@ -446,33 +468,90 @@ class _Progress:
 SAVE_EVERY = 0.2  # seconds: outputs are rewritten at most this often, and at the end
 
 
+def _load_contain():
+    """``contain.py`` from the worker's own directory (the worker runs without the grader's package)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "contain.py")
+    spec = importlib.util.spec_from_file_location("_grader_contain", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _contain(contain, np, stage, out_dir):
+    """Landlock + seccomp on this process: read the interpreter, numpy and the stage; write ``out_dir`` only."""
+    numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
+    read = [p for p in sys.path if p and os.path.isabs(p)]
+    read += [numpy_dir, numpy_dir + ".libs", os.path.realpath(sys.executable), sys.executable, stage,
+             "/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/etc/ld.so.cache",
+             "/dev/null", "/dev/zero", "/dev/urandom"]
+    # What this uid cannot read anyway needs no rule (and Landlock could not open it to make one).
+    read = [p for p in dict.fromkeys(read) if os.access(p, os.R_OK)]
+    contain.apply(read=read, write=[out_dir])
+
+
+def _standard_imports(stage, keep):
+    """``sys.path``: the stage, the standard library, ``keep`` (numpy's directory); only the standard finders."""
+    import importlib.machinery
+
+    stdlib = [p for p in sys.path if p and p not in keep]
+    sys.path[:] = [stage, *stdlib, *keep]
+    standard = (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter,
+                importlib.machinery.PathFinder)
+    sys.meta_path[:] = [f for f in sys.meta_path if f in standard or isinstance(f, standard)]
+    sys.path_importer_cache.clear()
+
+
 def main(argv):
+    global _STAGE
     args = _parse_args(argv)
     for path in args["syspath"]:
         if path not in sys.path:
             sys.path.append(path)
     # Everything the worker itself needs is imported first (trusted code, from the grader's
-    # interpreter), then the privileges go, then the student's code comes in.
+    # interpreter), then the privileges go, then the walls go up, then the student's code comes in.
+    import importlib
     import json
     import time
-    import traceback  # noqa: F401 - used by _describe after the uid is dropped
-    import zipfile  # noqa: F401 - used by np.savez after the uid is dropped
+    import traceback  # noqa: F401 - used by _describe after the walls are up
+    import zipfile  # noqa: F401 - used by np.savez after the walls are up
 
     import numpy as np
     import numpy.lib.format  # noqa: F401
+
+    contain = None
+    if args["contain"]:
+        import pyseccomp  # noqa: F401 - loaded (with libseccomp) while the worker may still read it
+
+        contain = _load_contain()
 
     with open(os.path.join(args["io"], "plan.json")) as f:
         plan = json.load(f)
     with np.load(os.path.join(args["io"], "inputs.npz"), allow_pickle=False) as data:
         inputs = {key: data[key] for key in data.files}
-    if args["drop_uid"] is not None:
-        _drop_privileges(args["drop_uid"])
-    if args["probe"]:
-        _probe_imports()
-    sys.path.insert(0, args["stage"])
     out_dir = args["out"]
     progress = _Progress(out_dir)
+    if args["drop_uid"] is not None:
+        _drop_privileges(args["drop_uid"])
+    if args["contain"]:
+        try:
+            _contain(contain, np, args["stage"], out_dir)
+        except Exception as exc:  # noqa: BLE001 - no containment, no student code
+            print(f"worker: containment failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(4)
+    _STAGE = args["stage"]
+    _standard_imports(args["stage"], [p for p in args["syspath"]])
+    if args["probe"]:
+        _probe_imports()
     results = {}
+    # Each student module once, before the cases: a syntax or import error is reported once, by module.
+    for index, name in enumerate(plan.get("modules", [])):
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001
+            results[f"__module__.{index}"] = np.array(_describe(exc))
     last_save = time.monotonic()
     for index, case in enumerate(plan["cases"]):
         progress.set(index)

@@ -262,4 +262,6 @@ def test_run_autograder_in_gradescope_layout(tmp_path):
     result = json.loads((root / "results" / "results.json").read_text())
     assert result["score"] == sum(c.points for c in ctx.cases), proc.stdout[-2000:]
     assert {t["status"] for t in result["tests"]} == {"passed"}
-    assert "isolation: bubblewrap" in result["output"], result["output"]
+    assert "Your code ran in the grader's sandbox." in result["output"], result["output"]
+    instructor = json.loads((root / "results" / "grader" / "submission" / "report.json").read_text())
+    assert instructor["isolation"].startswith("isolation: full: bubblewrap"), instructor["isolation"]

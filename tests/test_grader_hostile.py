@@ -1,17 +1,22 @@
-"""Hostile submissions: each attack leaves the honest score unchanged and the batch finishing.
+"""Hostile submissions: each attack earns exactly what its honest twin earns, in every mode.
 
-One batch per isolation mode, through the command line (so an attack that killed the grader
-would show as a failed command, not as a dead test run):
+One command-line batch per isolation mode (so an attack that killed the grader would show as a
+failed command, not as a dead test run), three modes, none of them skipped on Linux:
 
-- ``bwrap``: bubblewrap (skipped, saying why, where it is not installed or does not work);
-- ``rlimits``: the degraded path, forced with ``--sandbox rlimits``.
+- ``bwrap``: bubblewrap + Landlock + seccomp + uid drop (``--sandbox bwrap``, the dev interpreter);
+- ``nonamespace``: the grader runs under ``grader_fixtures/nonamespace.py``, a seccomp filter that
+  makes namespaces fail as Docker's default profile does; bubblewrap fails, and ``--sandbox auto``
+  must pick container mode (Landlock + seccomp) with the uid drop (an interpreter the drop uid can
+  read: a venv of ``/usr/bin/python3.11``);
+- ``nouiddrop``: the same, with an interpreter the drop uid cannot read (that venv inside a 0700
+  directory, as with a Python under ``/root``): container mode, the worker runs as root.
 
-Each batch grades the honest *partial* submission (the solution with the stub optim.py),
-every hostile submission (the partial one plus an attack in optim.py, see
-tests/grader_fixtures/hostile.py) and, last, the full solution. Every hostile submission must
-score exactly what the partial one scores, the solution must still get full marks, and the
-command must exit 0. Attacks that only namespaces or a dropped uid can stop are skipped, with
-the reason, under an isolation that has neither.
+Each batch grades the honest *partial* submission (the solution with the stub optim.py), every
+hostile submission (the partial one plus an attack in optim.py, see
+tests/grader_fixtures/hostile.py), the crash pairs (the solution with its first optim function
+replaced by a crash, and by an honest NotImplementedError), a submission without layers.py next
+to one with the released stub layers.py, and, last, the full solution. The command must exit 0,
+and no process started by a submission may outlive it.
 """
 
 import functools
@@ -24,39 +29,51 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
-from grader_fixtures import SOLUTION, released, workdir
-from grader_fixtures.hostile import ATTACKS, NEEDS, make_hostile, make_partial
+from grader_fixtures import REPO, SOLUTION, released, workdir
+from grader_fixtures.hostile import ATTACKS, CRASH_FUNCTION, CRASHES, make_crash, make_hostile, make_partial
 
-from grader import sandbox
+MODES = ("bwrap", "nonamespace", "nouiddrop")
+LAUNCHER = Path(__file__).resolve().parent / "grader_fixtures" / "nonamespace.py"
+SYSTEM_PYTHON = "/usr/bin/python3.11"
 
-MODES = ("bwrap", "rlimits")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the grader's sandbox is Linux-only")
 
 
 @functools.cache
-def isolation(mode):
-    try:
-        return sandbox.detect(mode)
-    except RuntimeError as exc:
-        return str(exc)
+def grader_python(readable):
+    """A venv of the system's Python with numpy and pyseccomp copied in; inside a 0700 directory unless ``readable``."""
+    import numpy
+
+    assert os.path.exists(SYSTEM_PYTHON), f"{SYSTEM_PYTHON} is needed for the container-mode batches (apt-get " \
+                                          f"install python3.11)"
+    parent = workdir() / ("pythons" if readable else "private")
+    parent.mkdir(exist_ok=True)
+    parent.chmod(0o755 if readable else 0o700)
+    venv = parent / "venv"
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    source = Path(numpy.__file__).resolve().parents[1]
+    import pyseccomp
+
+    for name in ("numpy", "numpy.libs"):
+        if (source / name).exists():
+            shutil.copytree(source / name, site / name, symlinks=True)
+    shutil.copyfile(pyseccomp.__file__, site / "pyseccomp.py")
+    return venv / "bin" / "python"
 
 
-def _skip_reason(mode, attack):
-    iso = isolation(mode)
-    if isinstance(iso, str):
-        return f"no working bubblewrap here: {iso}"
-    need = NEEDS.get(attack)
-    separated = iso.mode == "bwrap" or iso.uid_drop
-    if need == "network" and not (iso.mode == "bwrap" or iso.network):
-        return f"{iso.describe()}: the worker has the network, nothing stops a socket"
-    if need == "separation" and not separated:
-        return f"{iso.describe()}: the worker runs as the grader's uid and sees its files and processes"
-    if need == "private_tmp" and iso.mode != "bwrap":
-        return f"{iso.describe()}: the worker shares the host's /tmp, nothing bounds what it writes there"
-    if need == "nproc" and not (separated or not sandbox.is_root()):
-        return f"{iso.describe()}: RLIMIT_NPROC does not bind a root worker"
-    return None
+def grader_command(mode):
+    """(argv prefix running `python -m grader`, environment) for one mode."""
+    env = dict(os.environ)
+    if mode == "bwrap":
+        assert shutil.which("bwrap"), "bubblewrap is needed for the bwrap batch (apt-get install bubblewrap)"
+        return [sys.executable, "-m", "grader"], env, ["--sandbox", "bwrap"]
+    python = grader_python(readable=(mode == "nonamespace"))
+    env["PYTHONPATH"] = str(REPO)
+    return [sys.executable, str(LAUNCHER), str(python), "-m", "grader"], env, ["--sandbox", "auto"]
 
 
 class Listener:
@@ -89,23 +106,36 @@ class Listener:
 
 
 def _marker_processes(marker):
+    """Processes carrying ``marker`` in their command line or environment."""
     found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        found.append(int(pid))
-            except OSError:
-                pass
+            for what in ("cmdline", "environ"):
+                try:
+                    with open(f"/proc/{pid}/{what}", "rb") as f:
+                        if marker.encode() in f.read():
+                            found.append(int(pid))
+                            break
+                except OSError:
+                    pass
     return found
+
+
+def _copy_solution(dest, replace=None):
+    ctx = released()
+    for rel in ctx.student_modules:
+        (dest / "assignment" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SOLUTION / rel, dest / "assignment" / rel)
+    for rel, source in (replace or {}).items():
+        if source is None:
+            (dest / "assignment" / rel).unlink()
+        else:
+            shutil.copyfile(source, dest / "assignment" / rel)
+    return dest
 
 
 @functools.cache
 def batch(mode):
-    iso = isolation(mode)
-    if isinstance(iso, str):
-        pytest.skip(f"no working bubblewrap here: {iso}")
     ctx = released()
     base = workdir() / f"hostile-{mode}"
     if base.exists():
@@ -116,32 +146,32 @@ def batch(mode):
     marker = f"grader-daemon-{uuid.uuid4().hex}"
     listener = Listener()
     paths = [make_partial(SOLUTION, ctx.student_modules, stub_optim, subs / "partial")]
-    attacks = [a for a in ATTACKS if _skip_reason(mode, a) is None]
-    for attack in attacks:
+    for attack in ATTACKS:
         paths.append(make_hostile(SOLUTION, ctx.student_modules, stub_optim, subs / f"hostile_{attack}", attack,
                                   REFERENCE=ctx.autograder / "reference" / "optim.npz", RESULTS=results,
                                   PORT=listener.port, MARKER=marker))
-    solution = subs / "zz_solution"
-    for rel in ctx.student_modules:
-        (solution / "assignment" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SOLUTION / rel, solution / "assignment" / rel)
-    paths.append(solution)
-    cmd = [sys.executable, "-m", "grader", "grade", "--autograder", str(ctx.autograder), "--out", str(results),
-           "-j", "2", "--sandbox", mode, "--case-timeout", "4", "--group-timeout", "40", "--memory-mb", "768",
-           *map(str, paths)]
+    for crash in CRASHES:
+        paths.append(make_crash(SOLUTION, ctx.student_modules, subs / crash, crash))
+    paths.append(_copy_solution(subs / "no_layers", {"layers.py": None}))
+    paths.append(_copy_solution(subs / "stub_layers", {"layers.py": ctx.student / "assignment" / "layers.py"}))
+    paths.append(_copy_solution(subs / "zz_solution"))
+    prefix, env, sandbox_args = grader_command(mode)
+    cmd = [*prefix, "grade", "--autograder", str(ctx.autograder), "--out", str(results), "-j", "2", *sandbox_args,
+           "--case-timeout", "4", "--group-timeout", "40", "--memory-mb", "768", *map(str, paths)]
     start = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=str(REPO))
     seconds = time.monotonic() - start
-    time.sleep(0.5)
-    daemons = _marker_processes(marker)
-    for pid in daemons:  # do not leave them behind even when the test fails
+    left = _marker_processes(marker)  # the grader has exited: anything of a submission's still alive outlived it
+    time.sleep(1.0)  # a daemon that survived would rewrite results.json meanwhile
+    for pid in left:  # do not leave them behind even when the test fails
         try:
             os.kill(pid, 9)
         except OSError:
             pass
     listener.close()
-    return {"proc": proc, "results": results, "hits": list(listener.hits), "daemons": daemons, "iso": iso,
-            "seconds": seconds, "attacks": attacks}
+    return {"proc": proc, "results": results, "hits": list(listener.hits), "daemons": left, "seconds": seconds,
+            "summary": json.loads((results / "summary.json").read_text()) if (results / "summary.json").exists()
+            else None}
 
 
 def _score(b, stem):
@@ -152,26 +182,34 @@ def _report(b, stem):
     return json.loads((b["results"] / stem / "report.json").read_text())
 
 
+EXPECTED_ISOLATION = {
+    "bwrap": ("isolation: full", "bubblewrap", "Landlock ABI", "seccomp", "uid 61000+slot"),
+    "nonamespace": ("isolation: container mode", "Landlock ABI", "seccomp", "uid 61000+slot", "bubblewrap fails here"),
+    "nouiddrop": ("isolation: container mode", "Landlock ABI", "seccomp", "NO uid drop", "bubblewrap fails here"),
+}
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_the_batch_finishes_and_the_honest_scores_hold(mode):
+def test_the_batch_finishes_in_the_expected_mode_and_the_honest_scores_hold(mode):
     b = batch(mode)
     assert b["proc"].returncode == 0, b["proc"].stdout[-3000:] + b["proc"].stderr[-3000:]
+    first = b["proc"].stdout.splitlines()[0]
+    for needle in EXPECTED_ISOLATION[mode]:
+        assert needle in first, (needle, first)
     ctx = released()
     total = sum(c.points for c in ctx.cases)
     optim = sum(c.points for c in ctx.cases if c.module == "optim.py")
     assert _score(b, "partial") == total - optim
     assert _score(b, "zz_solution") == total
-    if isolation(mode).degraded:
-        assert "degraded isolation" in b["proc"].stdout
-        assert "degraded isolation" in json.loads((b["results"] / "partial" / "results.json").read_text())["output"]
+    assert b["daemons"] == [], "processes of submissions outlived the grader"
+    student = json.loads((b["results"] / "partial" / "results.json").read_text())
+    assert "Your code ran in the grader's sandbox." in student["output"]
+    assert "isolation" not in json.dumps(student["extra_data"])
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 @pytest.mark.parametrize("mode", MODES)
 def test_attack_leaves_the_honest_score(mode, attack):
-    why = _skip_reason(mode, attack)
-    if why:
-        pytest.skip(why)
     b = batch(mode)
     stem = f"hostile_{attack}"
     assert _score(b, stem) == _score(b, "partial"), (attack, _report(b, stem)["cases"])
@@ -187,22 +225,44 @@ def test_attack_leaves_the_honest_score(mode, attack):
         extra(b, report)
 
 
+@pytest.mark.parametrize("crash", sorted(set(CRASHES) - {"crash_twin"}))
+@pytest.mark.parametrize("mode", MODES)
+def test_a_crash_costs_only_its_own_function(mode, crash):
+    b = batch(mode)
+    twin = _score(b, "crash_twin")
+    ctx = released()
+    lost = sum(c.points for c in ctx.cases if c.target.endswith("." + CRASH_FUNCTION))
+    assert twin == sum(c.points for c in ctx.cases) - lost
+    assert _score(b, crash) == twin, _report(b, crash)["cases"]
+    cases = {c["name"]: c for c in _report(b, crash)["cases"]}
+    mine = [c for c in cases.values() if c["target"].endswith("." + CRASH_FUNCTION)]
+    assert mine and all(not c["passed"] and c["reason"] for c in mine)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_missing_module_earns_what_the_stub_earns(mode):
+    b = batch(mode)
+    assert _score(b, "no_layers") == _score(b, "stub_layers")
+    assert "layers.py" in _report(b, "no_layers")["missing"]
+
+
 def _results_intact(b, report):
     res = json.loads((b["results"] / "hostile_write_results_json" / "results.json").read_text())
     assert res["score"] == _score(b, "partial") and all(t["name"] != "pwned" for t in res["tests"])
     assert "pwned" not in (b["results"] / "grades.csv").read_text()
-    iso = b["iso"]
-    if iso.mode == "bwrap" or iso.uid_drop:  # the worker could not even reach the results directory
-        assert not (b["results"] / "hostile_write_results_json" / "grades.csv").exists()
-        assert not (b["results"] / "results.json").exists()
+    # Landlock (and bwrap, and the dropped uid) kept the worker out of the results directory entirely.
+    assert not (b["results"] / "hostile_write_results_json" / "grades.csv").exists()
+    assert not (b["results"] / "results.json").exists()
+
+
+def _no_results_rewritten(b, report):
+    assert b["daemons"] == []
+    for path in b["results"].glob("*/results.json"):
+        assert "pwned" not in path.read_text(), path
 
 
 def _no_connection(b, report):
     assert b["hits"] == []
-
-
-def _no_daemon(b, report):
-    assert b["daemons"] == []
 
 
 def _output_capped(b, report):
@@ -233,14 +293,16 @@ EXPECTED_REASON = {
 EXTRA_CHECKS = {
     "write_results_json": _results_intact,
     "socket": _no_connection,
-    "daemon": _no_daemon,
+    "daemon": _no_results_rewritten,
+    "sleep_children": _no_results_rewritten,
     "output_flood": _output_capped,
     "pickled_outputs": _nothing_unpickled,
 }
 
 
-def test_every_attack_of_the_issue_is_covered():
+def test_every_attack_of_the_issues_is_covered():
     issue = {"write_results_json", "exit_early_sys", "exit_early_os", "monkeypatch", "lying_objects", "read_reference",
              "socket", "fork_bomb", "memory_bomb", "infinite_loop", "output_flood", "nan_inf", "pickled_outputs",
-             "zip_bomb", "daemon", "kill_parent"}
+             "zip_bomb", "daemon", "kill_parent", "kill_grader", "sleep_children", "proc_snoop"}
     assert issue <= set(ATTACKS)
+    assert {"crash_exit", "crash_segfault", "crash_kill_self", "crash_hang"} <= set(CRASHES)

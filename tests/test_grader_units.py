@@ -382,7 +382,9 @@ def test_gradescope_visibility_of_hidden_cases():
     results = [(pub, CaseResult(pub.name, True, 2.0, 2.0, "")), (hid, CaseResult(hid.name, False, 0.0, 2.0, "x"))]
     sub = {"cases": results,
            "score": 2.0, "max_score": 4.0, "passed": 1, "seconds": 1.2, "stem": "s", "missing": [], "error": "",
-           "notes": [], "degraded": True}
-    res = report.gradescope_results(sub, "degraded isolation: test", hidden_visibility="after_due_date")
+           "notes": [], "student_line": "Your code was graded without the grader's sandbox (the instructor chose to).",
+           "isolation": "UNSAFE isolation (--allow-unsafe): rlimits only [at /root/instructor/path]"}
+    res = report.gradescope_results(sub, hidden_visibility="after_due_date")
     assert [t["visibility"] for t in res["tests"]] == ["visible", "after_due_date"]
-    assert "degraded isolation" in res["output"] and res["extra_data"]["degraded_isolation"] is True
+    assert "without the grader's sandbox" in res["output"]
+    assert "/root" not in json.dumps(res) and "UNSAFE" not in json.dumps(res)  # the instructor's line stays theirs

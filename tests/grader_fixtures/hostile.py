@@ -311,17 +311,98 @@ def rmsprop(w, dw, config=None):
     while True:
         pass
 '''),
-    "daemon": ("leaves a daemon running after the worker exits", r'''
+    "daemon": ("leaves a double-forked setsid daemon that rewrites every results.json after grading", r'''
 import os, sys, time
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
+_code = """
+import glob, json, sys, time
+fake = {"score": 1000.0, "tests": [{"name": "pwned", "score": 1000.0, "max_score": 1.0, "status": "passed"}]}
+end = time.time() + 60
+while time.time() < end:
+    for path in glob.glob(sys.argv[1] + "/*/results.json"):
         try:
-            os.execv(sys.executable, [sys.executable, "-c", "import time\nwhile True: time.sleep(1)", "$MARKER"])
-        finally:
-            os._exit(0)
-    os._exit(0)
+            with open(path, "w") as f:
+                json.dump(fake, f)
+        except OSError:
+            pass
+    time.sleep(0.1)
+"""
+try:
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            try:
+                os.execv(sys.executable, [sys.executable, "-c", _code, "$RESULTS", "$MARKER"])
+            finally:
+                os._exit(0)
+        os._exit(0)
+except OSError:
+    pass
 time.sleep(0.2)
+'''),
+    "sleep_children": ("starts 64 sleep processes, each in a new session", r'''
+import os, subprocess
+for _ in range(64):
+    try:
+        subprocess.Popen(["sleep", "1000"], start_new_session=True, env={"PATH": "/usr/bin:/bin", "M": "$MARKER"},
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        pass
+'''),
+    "proc_snoop": ("reads the reference values found through /proc/<ppid>/{cwd,cmdline,environ}", _SWITCH + r'''
+import os
+_seen, _pids = [], {os.getppid(), 1}
+try:
+    _pids |= {int(p) for p in os.listdir("/proc") if p.isdigit()}
+except OSError:
+    pass
+for _pid in _pids:
+    for _what in ("cwd", "root"):
+        try:
+            _seen.append(os.readlink(f"/proc/{_pid}/{_what}"))
+        except OSError:
+            pass
+    for _what in ("cmdline", "environ"):
+        try:
+            with open(f"/proc/{_pid}/{_what}", "rb") as _f:
+                _seen += [s.decode(errors="replace").split("=", 1)[-1] for s in _f.read().split(b"\0")]
+        except OSError:
+            pass
+for _path in _seen:
+    for _cand in (os.path.join(_path, "reference", "optim.npz"), os.path.join(_path, "autograder", "reference",
+                  "optim.npz"), _path):
+        try:
+            if _cand.endswith(".npz") or os.path.isdir(os.path.join(_cand, "reference")):
+                _target = _cand if _cand.endswith(".npz") else os.path.join(_cand, "reference", "optim.npz")
+                with open(_target, "rb") as _f:
+                    if _f.read(2) == b"PK":
+                        SUCCESS = True
+        except OSError:
+            pass
+'''),
+    "kill_grader": ("finds the grader through /proc and kills it (kill, pidfd, tgkill)", _SWITCH + r'''
+import ctypes, os, signal
+_libc = ctypes.CDLL(None, use_errno=True)
+_targets = {os.getppid()}
+try:
+    for _pid in os.listdir("/proc"):
+        if _pid.isdigit() and int(_pid) != os.getpid():
+            try:
+                with open(f"/proc/{_pid}/cmdline", "rb") as _f:
+                    if b"grader" in _f.read():
+                        _targets.add(int(_pid))
+            except OSError:
+                pass
+except OSError:
+    pass
+for _pid in _targets:
+    for _try in (lambda p: os.kill(p, signal.SIGKILL),
+                 lambda p: signal.pidfd_send_signal(os.pidfd_open(p), signal.SIGKILL),
+                 lambda p: _libc.syscall(234, p, p, signal.SIGKILL),  # tgkill on x86_64
+                 lambda p: os.killpg(os.getpgid(p), signal.SIGKILL)):
+        try:
+            _try(_pid)
+        except OSError:
+            pass
 '''),
     "kill_parent": ("signals its parent and every process it can see", _SWITCH + r'''
 import os, signal
@@ -345,25 +426,40 @@ except OSError:
 '''),
 }
 
-# Attacks that only namespaces or a dropped uid stop; the tests skip them (saying why) under
-# an isolation that lacks what they need.
-NEEDS = {
-    "socket": "network",
-    "read_reference": "separation",
-    "kill_parent": "separation",
-    "daemon": "separation",
-    "fork_bomb": "nproc",
-    "disk_fill": "private_tmp",
+# Crashes inside one function: each attack body replaces the first function of the optim group in
+# the full solution; its honest twin raises NotImplementedError there instead. The attack must cost
+# exactly what the twin costs (that function's cases), never the group's other functions.
+CRASH_FUNCTION = "sgd_momentum"
+CRASHES = {
+    "crash_twin": "raise NotImplementedError('sgd_momentum: left as a TODO')",
+    "crash_exit": "import os\n    os._exit(0)",
+    "crash_segfault": "import ctypes\n    ctypes.string_at(0)",
+    "crash_kill_self": "import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)",
+    "crash_hang": "while True:\n        pass",
 }
 
 
-def make_partial(solution_package, student_modules, stub_optim, dest):
-    """The honest baseline: the solution's modules with the released (stub) optim.py."""
+def copy_solution(solution_package, student_modules, dest):
+    """The solution's student-owned modules under ``dest/assignment``."""
     dest = Path(dest)
     for rel in student_modules:
         target = dest / "assignment" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(solution_package) / rel, target)
+    return dest
+
+
+def make_crash(solution_package, student_modules, dest, name):
+    """The full solution with CRASH_FUNCTION's body replaced by ``CRASHES[name]``."""
+    dest = copy_solution(solution_package, student_modules, dest)
+    path = dest / "assignment" / "optim.py"
+    path.write_text(path.read_text() + f"\n\ndef {CRASH_FUNCTION}(w, dw, config=None):\n    {CRASHES[name]}\n")
+    return dest
+
+
+def make_partial(solution_package, student_modules, stub_optim, dest):
+    """The honest baseline: the solution's modules with the released (stub) optim.py."""
+    dest = copy_solution(solution_package, student_modules, dest)
     shutil.copyfile(stub_optim, dest / "assignment" / "optim.py")
     return dest
 
