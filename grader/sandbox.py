@@ -375,7 +375,11 @@ def prepare_out_dir(iso, slot, out_dir):
 def _ppids(zombies=None):
     """{pid: parent pid} of every process visible in /proc; the pids of zombies are added to ``zombies``."""
     out = {}
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc (macOS: the student's self-check): nothing to sweep
+        return out
+    for entry in entries:
         if not entry.isdigit():
             continue
         try:
