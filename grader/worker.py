@@ -542,7 +542,7 @@ def main(argv):
             sys.stderr.flush()
             os._exit(4)
     _STAGE = args["stage"]
-    _standard_imports(args["stage"], [p for p in args["syspath"]])
+    _standard_imports(args["stage"], list(args["syspath"]))
     if args["probe"]:
         _probe_imports()
     results = {}
