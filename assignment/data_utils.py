@@ -431,8 +431,8 @@ def load_embedded(path=None):
     """Load the Fashion-MNIST subset shipped inside the package.
 
     It holds 5000 training, 1000 validation and 1000 test images, 10% of each per class,
-    drawn with a seeded generator by ``scripts/make_embedded_subset.py``: train and val from
-    the official training split (disjoint), test from the official test split.
+    drawn with a fixed seed: train and val from the official training split (disjoint), test
+    from the official test split.
 
     Inputs:
     - path: another .npz in the same layout (default: the embedded one)

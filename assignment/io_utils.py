@@ -3,7 +3,8 @@
 Each writer writes to a temporary file in the destination's own directory, flushes it to
 disk, and moves it over the destination with ``os.replace`` (atomic on POSIX when both lie
 on one filesystem). If anything fails on the way, the temporary file is removed and the
-destination is untouched.
+destination is untouched. A new file gets the mode ``open`` would give it (0o666 minus the
+umask), a replaced file keeps its own.
 """
 
 import contextlib
@@ -15,6 +16,19 @@ import tempfile
 import numpy as np
 
 
+def _file_mode(path):
+    """The mode ``path`` would get from a plain ``open``: its current mode if it exists, else 0o666 minus the umask.
+
+    (``mkstemp`` makes its file 0o600, which would leave every output readable by its owner only.)
+    """
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="wb"):
     """Open a temporary file beside ``path``; on a clean exit it replaces ``path``."""
@@ -23,6 +37,7 @@ def atomic_open(path, mode="wb"):
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, _file_mode(path))
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

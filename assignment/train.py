@@ -22,6 +22,8 @@ from assignment.solver import Solver, plot_history
 
 MODELS = ("deepconvnet", "threelayerconvnet", "fc", "twolayer")
 DATASETS = ("embedded", "fashion-mnist", "mnist", "cifar10")
+DATA_TITLES = {"embedded": "the embedded Fashion-MNIST subset", "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST",
+               "cifar10": "CIFAR-10"}
 
 
 def build_model(name, data, args):
@@ -114,7 +116,8 @@ def run(args):
         test_acc = solver.check_accuracy(data["X_test"], data["y_test"])
     print(f"test accuracy of the best parameters: {test_acc:.4f}")
     plot_history(solver, os.path.join(args.out, "curves.png"),
-                 title=f"{type(model).__name__} on {args.data} ({args.epochs} epochs)")
+                 title=f"{type(model).__name__} on {DATA_TITLES.get(args.data, args.data)}, "
+                       f"{n_train} training images ({args.epochs} epochs)")
     summary = {
         "model": args.model,
         "data": args.data,

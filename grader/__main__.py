@@ -12,7 +12,8 @@
     python -m grader check [-v]
         (inside a student tree) runs the public cases on your code
 
-The student tree ships only ``check``; ``release``, ``grade`` and ``doctor`` are the instructor's.
+The student tree has its own ``python -m grader`` (``grader/student_tree/grader_main.py``): ``check``
+and ``submit`` only.
 """
 
 import argparse
@@ -23,7 +24,7 @@ from pathlib import Path
 def _release(args):
     from grader.release import release
 
-    release(args.out, root=args.root, hidden_seed=args.hidden_seed)
+    release(args.out, root=args.root, hidden_seed=args.hidden_seed, submit_to=args.submit_to)
     return 0
 
 
@@ -67,19 +68,6 @@ def _check(args):
     return main(verbose=args.verbose, root=args.tree)
 
 
-def _instructor_only(verb):
-    module = {"release": "release.py", "grade": "grade.py", "doctor": "grade.py"}[verb]
-
-    def run(args):
-        if not (Path(__file__).resolve().parent / module).exists():
-            print(f"`python -m grader {verb}` is an instructor command, not part of the student tree; "
-                  f"use `python -m grader check`.", file=sys.stderr)
-            return 2
-        return {"release": _release, "grade": _grade, "doctor": _doctor}[verb](args)
-
-    return run
-
-
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.split("\n\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -89,7 +77,10 @@ def build_parser():
     p.add_argument("--root", default=None, help="the solution checkout (default: the current directory)")
     p.add_argument("--hidden-seed", default=None,
                    help="secret the hidden cases' seeds derive from (default: fresh random, recorded in cases.json)")
-    p.set_defaults(run=_instructor_only("release"))
+    p.add_argument("--submit-to", default="",
+                   help="where students upload submission.zip, as the student README and `make submit` say it "
+                        "(default: Gradescope)")
+    p.set_defaults(run=_release)
 
     p = verbs.add_parser("grade", help="grade submissions against an autograder directory")
     p.add_argument("--autograder", required=True, help="OUT/autograder of a release")
@@ -106,10 +97,10 @@ def build_parser():
     p.add_argument("--hidden-visibility", choices=("visible", "after_due_date", "after_published", "hidden"),
                    default="visible", help="Gradescope visibility of hidden cases' results (default visible)")
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION")
-    p.set_defaults(run=_instructor_only("grade"))
+    p.set_defaults(run=_grade)
 
     p = verbs.add_parser("doctor", help="which isolation layers work here, and the mode `grade` would use")
-    p.set_defaults(run=_instructor_only("doctor"))
+    p.set_defaults(run=_doctor)
 
     p = verbs.add_parser("check", help="run the public cases on the student tree")
     p.add_argument("-v", "--verbose", action="store_true", help="print the full feedback of failing cases")

@@ -318,6 +318,35 @@ def _entries():
     return E
 
 
+# The student notebook whose check cells exercise each public case's function: where
+# ``python -m grader check`` sends a student whose case still fails. Keyed by the case name
+# without its ``.pN``/``.hN`` suffix; tests check that each notebook names the function.
+NOTEBOOKS = ("LinearClassifiers.ipynb", "FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
+             "ConvolutionalNetworks.ipynb")  # in the order of the work
+NOTEBOOK_OF = {
+    **dict.fromkeys(("affine_forward", "affine_backward", "relu_forward", "relu_backward", "sgd_momentum",
+                     "nesterov", "adagrad", "rmsprop", "adam", "TwoLayerNet.loss", "FullyConnectedNet.loss",
+                     "Model._add_l2"),
+                    "FullyConnectedNets.ipynb"),
+    **dict.fromkeys(("svm_loss", "softmax_loss", "LinearSVM.loss", "Softmax.loss", "LinearClassifier.train",
+                     "LinearClassifier.loss"),
+                    "LinearClassifiers.ipynb"),
+    **dict.fromkeys(("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
+                     "layernorm_backward", "FullyConnectedNet.batchnorm", "FullyConnectedNet.layernorm"),
+                    "BatchNormalization.ipynb"),
+    **dict.fromkeys(("dropout_forward", "dropout_backward", "FullyConnectedNet.dropout"), "Dropout.ipynb"),
+    **dict.fromkeys(("conv_forward_naive", "conv_backward_naive", "max_pool_forward_naive", "max_pool_backward_naive",
+                     "spatial_batchnorm_forward", "spatial_batchnorm_backward", "spatial_groupnorm_forward",
+                     "spatial_groupnorm_backward", "ThreeLayerConvNet.loss", "DeepConvNet.loss"),
+                    "ConvolutionalNetworks.ipynb"),
+}
+
+
+def notebook_of(case_name):
+    """The notebook that checks the function of a case (``affine_forward.p1`` -> FullyConnectedNets.ipynb)."""
+    return NOTEBOOK_OF[case_name.rsplit(".", 1)[0]]
+
+
 def _module_of(target):
     parts = target.split(" ")[0].split(".")
     # assignment.layers.affine_forward -> layers.py; assignment.classifiers.fc_net.X.loss -> classifiers/fc_net.py

@@ -8,6 +8,7 @@ comparator. Hidden cases, with other seeds and shapes, are not here.
 """
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -41,8 +42,8 @@ def load_public():
     path = here / "public_cases.json"
     if not path.exists():
         raise FileNotFoundError(
-            "no public cases here: this is not a released student tree (the instructor's checkout makes one with "
-            "`python -m grader release OUT`; run the check inside OUT/student)")
+            f"no public cases in {here}: run the check inside the assignment folder you were given, the one "
+            f"holding assignment/, grader/ and the notebooks")
     cases = [Case.from_json(d) for d in json.loads(path.read_text())["cases"]]
     return cases, load_group(here / "public_inputs.npz"), load_group(here / "public_expected.npz")
 
@@ -76,21 +77,68 @@ def run_public(root=None, jobs=2, limits=None):
     return {c.name: results[c.name] for c in cases}
 
 
-def explain(case, result):
-    return feedback(case, result)
+def _meta():
+    return json.loads((data_dir() / "public_cases.json").read_text())
+
+
+def in_tree(text, root=None):
+    """Traceback lines that name ``assignment/...`` name the file in the student's tree instead."""
+    root = Path(root or tree_root())
+    return text.replace('File "assignment/', f'File "{root / "assignment"}/')
+
+
+def explain(case, result, root=None):
+    return in_tree(feedback(case, result), root)
+
+
+def _todo_functions(results):
+    """{function: file} of the TODOs that raised, in case order (from ``not implemented: f (file, line n)``)."""
+    out = {}
+    for _, result in results.values():
+        match = re.match(r"not implemented: (\S+)(?: \(([^,]+), line \d+\))?", result.reason or "")
+        if match:
+            out.setdefault(match.group(1), match.group(2))
+    return out
+
+
+def summary(results, meta, echo=print):
+    """The lines after the per-case table: points on the grade's scale, what is left, and where to check it."""
+    passed = sum(r.passed for _, r in results.values())
+    points = sum(r.score for _, r in results.values())
+    public = sum(c.points for c, _ in results.values())
+    grade = meta.get("grade_max_score", public)
+    echo(f"Public cases: {passed} of {len(results)} pass, {points:g} of their {public:g} points. "
+         f"The grade is out of {grade:g} points: these {public:g} and {grade - public:g} from hidden cases.")
+    failing = {}
+    for name, (_, result) in results.items():
+        if not result.passed:
+            failing.setdefault(meta.get("notebooks", {}).get(name, "(no notebook)"), []).append(name)
+    if failing:
+        order = meta.get("notebook_order", [])
+        echo("Still failing, by the notebook whose check cells cover them (in the order of the work):")
+        for notebook in sorted(failing, key=lambda n: order.index(n) if n in order else len(order)):
+            echo(f"  {notebook}: {', '.join(failing[notebook])}")
+    by_file = {}
+    for function, where in _todo_functions(results).items():
+        by_file.setdefault(where or "?", []).append(function)
+    if by_file:
+        echo("Not implemented yet (the TODOs these cases ran into):")
+        for where, functions in by_file.items():
+            echo(f"  {where}: {', '.join(functions)}")
+    echo(HIDDEN_NOTE)
+    return passed == len(results)
 
 
 def main(verbose=False, root=None, echo=print):
+    root = Path(root or tree_root())
     results = run_public(root)
-    passed = sum(r.passed for _, r in results.values())
-    points = sum(r.score for _, r in results.values())
-    total = sum(c.points for c, _ in results.values())
     for name, (case, result) in results.items():
         mark = "PASS" if result.passed else "FAIL"
         err = f"error {result.error:.1e}" if result.error is not None else ""
-        echo(f"  {mark} {name:<40} {err:<16} {'' if result.passed else result.reason}")
+        echo(f"  {mark} {name:<34} {err:<16} {'' if result.passed else result.reason}")
         if verbose and not result.passed:
-            echo("      " + feedback(case, result).replace("\n", "\n      "))
-    echo(f"Public cases: {passed} of {len(results)} pass ({points:g} / {total:g} points).")
-    echo(HIDDEN_NOTE)
-    return 0 if passed == len(results) else 1
+            echo("      " + explain(case, result, root).replace("\n", "\n      "))
+    ok = summary(results, _meta(), echo)
+    if not ok and not verbose:
+        echo("For each failure's hint, errors and traceback: python -m grader check -v")
+    return 0 if ok else 1

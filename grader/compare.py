@@ -16,6 +16,7 @@ or inf is a wrong answer, never a crash. ``after_<x>`` outputs (inputs echoed af
 must equal the inputs: a call that modifies its input fails with that reason.
 """
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,6 +102,27 @@ def check_output(name, got, want, case):
     return OutputCheck(name, ok, error, reason="" if ok else f"output {name!r} is wrong", where=where)
 
 
+_STUB_MESSAGE = re.compile(r"^NotImplementedError: ([\w.<>]+): not implemented yet")
+_FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+), in (\S+)')
+
+
+def not_implemented_reason(worker_error):
+    """``not implemented: <function> (<file>, line <n>)``: the function whose TODO raised, not the case's target.
+
+    A model case that runs into a stubbed layer names the layer. The function comes from the
+    stub's message (``"<qualname>: not implemented yet ..."``) or else from the innermost frame;
+    the file and line from the innermost frame of the student's files, as the worker reports them.
+    """
+    lines = worker_error.splitlines()
+    match = _STUB_MESSAGE.match(lines[0]) if lines else None
+    frames = [m for m in map(_FRAME.match, lines) if m]
+    function = match.group(1) if match else (frames[-1].group(3) if frames else None)
+    if function is None:
+        return "not implemented (NotImplementedError)"
+    where = f" ({frames[-1].group(1)}, line {frames[-1].group(2)})" if frames else ""
+    return f"not implemented: {function}{where}"
+
+
 def score_case(case, got, want, worker_error=None, run_failure=None):
     """A CaseResult from the outputs the parent validated (``got``) and the reference (``want``).
 
@@ -115,7 +137,7 @@ def score_case(case, got, want, worker_error=None, run_failure=None):
         first = worker_error.splitlines()[0] if worker_error else "an exception"
         kind = first.split(":", 1)[0]
         if kind == "NotImplementedError":
-            reason = "not implemented (NotImplementedError)"
+            reason = not_implemented_reason(worker_error)
         elif kind == "MemoryError":
             reason = "memory exhausted (MemoryError)"
         else:

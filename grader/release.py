@@ -43,7 +43,12 @@ from grader import cases as cases_module
 from grader import markers, reference
 from grader.stage import copy_given, given_modules
 
-TOP_LEVEL = ("pyproject.toml", "setup.py", "Makefile", "README.md")
+TOP_LEVEL = ("setup.py",)
+# The student tree's own top-level files (grader/student_tree/, written by step_student_files):
+# its README (the work in order, the commands, Colab, what to hand in), Makefile (test, check,
+# notebook, submit) and pyproject (no PyTorch, no instructor tools; JupyterLab and pytest).
+STUDENT_FILES = {"README.md": "README.md", "Makefile": "Makefile", "pyproject.toml": "pyproject.toml",
+                 "gitignore": ".gitignore"}
 PACKAGE = "assignment"
 PACKAGE_PATTERNS = ("*.py", "*.pyx", "*.pxd", "data/*.npz", "data/*.md", "data/*.txt", "data/*.json")
 PACKAGE_EXCLUDE = ("*.so", "*.c", "*.html", "*.pyc", "__pycache__/*", "*/__pycache__/*", "*.egg-info/*")
@@ -56,9 +61,11 @@ NEVER = ("docs", "grader", "scripts", "benchmarks", ".git")
 
 # Modules of grader/ shipped in the student tree for `python -m grader check` (no catalog of
 # cases, no release, no grading of a class).
-STUDENT_GRADER = ("__main__.py", "caserecord.py", "compare.py", "npzsafe.py", "worker.py", "contain.py", "stage.py",
+STUDENT_GRADER = ("submit.py", "caserecord.py", "compare.py", "npzsafe.py", "worker.py", "contain.py", "stage.py",
                   "sandbox.py", "runner.py", "check.py")
 GRADER_DIR = Path(__file__).resolve().parent
+STUDENT_TREE = GRADER_DIR / "student_tree"
+STUDENT_MAIN = "grader_main.py"  # the student's python -m grader: check and submit only
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Context:
     root: Path
     out: Path
     hidden_secret: str
+    submit_to: str = ""                                  # where students upload (the student README says it)
     files: list = field(default_factory=list)            # released paths, relative to root
     student_modules: list = field(default_factory=list)  # relative to assignment/
     given: list = field(default_factory=list)            # relative to assignment/
@@ -172,6 +180,47 @@ def step_student(ctx):
                    f"{t} twin regions replaced ({', '.join(sorted(ctx.twins)) or 'none'})")
 
 
+def work_table(removed):
+    """The student README's table: each notebook, in the order of the work, with the functions it checks.
+
+    ``removed`` is the release's {released path: [(qualname, region)]}; every stubbed function of
+    a module must belong to a notebook (``cases.NOTEBOOK_OF``).
+    """
+    rows = {nb: {} for nb in cases_module.NOTEBOOKS}
+    cells = {nb: 0 for nb in cases_module.NOTEBOOKS}
+    for rel, regions in removed.items():
+        if rel.endswith(".ipynb"):
+            cells[rel] = len(regions)
+            continue
+        for qualname, _ in regions:
+            notebook = cases_module.NOTEBOOK_OF.get(qualname)
+            if notebook is None:
+                raise RuntimeError(f"{rel}: {qualname} has no notebook in grader/cases.py NOTEBOOK_OF")
+            names = rows[notebook].setdefault(rel, [])
+            if qualname not in names:
+                names.append(qualname)
+    lines = ["| step | notebook | what you write |", "| --- | --- | --- |"]
+    first = ("assignment/layers.py", "assignment/optim.py")  # the layers, then the update rules, then the models
+    for step, notebook in enumerate(cases_module.NOTEBOOKS, start=1):
+        files = sorted(rows[notebook], key=lambda rel: (first.index(rel) if rel in first else len(first), rel))
+        parts = ["; ".join(f"{', '.join(f'`{q}`' for q in rows[notebook][rel])} in `{rel}`" for rel in files)]
+        if cells.get(notebook):
+            parts.append(f"{cells[notebook]} cells of the notebook (code and inline questions)")
+        lines.append(f"| {step} | `{notebook}` | {'; '.join(p for p in parts if p)} |")
+    return "\n".join(lines)
+
+
+def step_student_files(ctx):
+    for source, name in STUDENT_FILES.items():
+        text = (STUDENT_TREE / source).read_text()
+        if name == "README.md":
+            text = text.replace("<!-- WORK -->", work_table(ctx.removed))
+            where = ctx.submit_to or "on Gradescope, unless your course says otherwise"
+            text = text.replace("<!-- SUBMIT_TO -->", where)
+        (ctx.student / name).write_text(text)
+    ctx.log.append(f"student files: {', '.join(STUDENT_FILES.values())}")
+
+
 # ----------------------------------------------------------------------------------------------
 # 3. the student's self-check
 # ----------------------------------------------------------------------------------------------
@@ -205,7 +254,8 @@ def _result(name):
 @pytest.mark.parametrize("name", check.public_case_names())
 def test_public_case(name):
     case, result = _result(name)
-    assert result.passed, check.explain(case, result)
+    if not result.passed:
+        pytest.fail(f"{result.reason}\\n{check.explain(case, result)}", pytrace=False)
 '''
 
 
@@ -215,6 +265,7 @@ def step_student_grader(ctx):
     (target / "__init__.py").write_text(STUDENT_INIT)
     for name in STUDENT_GRADER:
         shutil.copyfile(GRADER_DIR / name, target / name)
+    shutil.copyfile(STUDENT_TREE / STUDENT_MAIN, target / "__main__.py")
     (ctx.student / "tests").mkdir(exist_ok=True)
     (ctx.student / "tests" / "test_public_cases.py").write_text(PUBLIC_TEST)
 
@@ -226,7 +277,12 @@ def write_public_data(ctx):
     public = [c for c in ctx.cases if not c.hidden]
     target = ctx.student / "grader"
     (target / "public_cases.json").write_text(json.dumps(
-        {"student_modules": ctx.student_modules, "cases": [c.to_json() for c in public]}, indent=1) + "\n")
+        {"student_modules": ctx.student_modules,
+         "grade_max_score": sum(c.points for c in ctx.cases),  # the grade's scale: public and hidden points
+         "notebooks": {c.name: cases_module.notebook_of(c.name) for c in public},
+         "notebook_order": list(cases_module.NOTEBOOKS),
+         "submit_to": ctx.submit_to,
+         "cases": [c.to_json() for c in public]}, indent=1) + "\n")
     np.savez_compressed(target / "public_inputs.npz",
                         **{f"{c.name}:{k}": v for c in public for k, v in ctx.inputs[c.name].items()})
     np.savez_compressed(target / "public_expected.npz",
@@ -489,6 +545,7 @@ def step_leaks(ctx):
 STEPS = (
     ("scan the solution", step_scan),
     ("write the student tree", step_student),
+    ("write the student's README, Makefile and pyproject", step_student_files),
     ("write the student's self-check", step_student_grader),
     ("draw the cases and their inputs", step_cases),
     ("compute the reference values", step_reference),
@@ -512,13 +569,13 @@ def _prepare_out(out):
     return out
 
 
-def release(out, root=None, hidden_seed=None, echo=print):
+def release(out, root=None, hidden_seed=None, submit_to="", echo=print):
     """Run every step; returns the context (paths, cases, log)."""
     root = Path(root or Path.cwd()).resolve()
     if not (root / PACKAGE).is_dir():
         raise FileNotFoundError(f"{root} has no {PACKAGE}/ package: run release from the solution checkout")
     secret = str(hidden_seed) if hidden_seed is not None else secrets.token_hex(16)
-    ctx = Context(root=root, out=_prepare_out(out).resolve(), hidden_secret=secret)
+    ctx = Context(root=root, out=_prepare_out(out).resolve(), hidden_secret=secret, submit_to=submit_to)
     for title, step in STEPS:
         before = len(ctx.log)
         step(ctx)

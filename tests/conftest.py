@@ -21,7 +21,7 @@ SEED = 231
 
 
 def pytest_report_header(config):
-    # Shows which copy of the package is under test (scripts/mutate_layers.py relies on it).
+    # Shows which copy of the package is under test (the mutation check of the layers relies on it).
     # Imported here, not at module level, so that a broken layers.py fails only its own tests.
     try:
         layers = importlib.import_module("assignment.layers")

@@ -1,6 +1,7 @@
 """`python -m grader release`: the student tree, its self-check, the autograder, and the leak check."""
 
 import json
+import re
 import shutil
 import stat
 import subprocess
@@ -14,6 +15,7 @@ from grader import markers
 from grader.release import (
     NEVER,
     PUBLIC_TESTS,
+    STUDENT_FILES,
     STUDENT_GRADER,
     binary_files,
     find_leaks,
@@ -25,9 +27,10 @@ from grader.release import (
 def test_student_tree_holds_the_allowlist_and_nothing_else():
     ctx = released()
     found = sorted(p.relative_to(ctx.student).as_posix() for p in ctx.student.rglob("*") if p.is_file())
-    generated = {f"grader/{n}" for n in STUDENT_GRADER} | {"grader/__init__.py", "grader/public_cases.json",
-                                                          "grader/public_inputs.npz", "grader/public_expected.npz",
-                                                          "tests/test_public_cases.py"}
+    generated = {f"grader/{n}" for n in STUDENT_GRADER} | {"grader/__init__.py", "grader/__main__.py",
+                                                          "grader/public_cases.json", "grader/public_inputs.npz",
+                                                          "grader/public_expected.npz", "tests/test_public_cases.py"}
+    generated |= set(STUDENT_FILES.values())
     assert set(found) == set(released_files(REPO)) | generated
     assert not any(f.split("/")[0] in NEVER and not f.startswith("grader/") for f in found)
     assert not any(f.endswith((".so", ".c", ".html", ".pyc")) for f in found)
@@ -141,7 +144,7 @@ def test_check_in_the_student_tree_fails_stubs_and_passes_the_solution():
     stubs = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=300)
     assert stubs.returncode == 1, stubs.stderr
     assert "Public cases: 0 of" in stubs.stdout and "hidden cases" in stubs.stdout
-    assert "not implemented (NotImplementedError)" in stubs.stdout
+    assert "not implemented: affine_forward (assignment/layers.py, line " in stubs.stdout
     for rel in released().student_modules:
         shutil.copyfile(SOLUTION / rel, tree / "assignment" / rel)
     solved = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=300)
@@ -153,7 +156,7 @@ def test_check_in_the_student_tree_fails_stubs_and_passes_the_solution():
     assert tests.returncode == 0 and f"{n} passed" in tests.stdout, tests.stdout[-2000:]
     instructor_only = subprocess.run([sys.executable, "-m", "grader", "grade", "--autograder", "x", "--out", "y", "z"],
                                      cwd=tree, capture_output=True, text=True, timeout=60)
-    assert instructor_only.returncode == 2 and "instructor command" in instructor_only.stderr
+    assert instructor_only.returncode == 2 and "invalid choice: 'grade'" in instructor_only.stderr
 
 
 def test_student_tree_installs_with_the_cython_build_and_imports():
@@ -169,3 +172,60 @@ def test_student_tree_installs_with_the_cython_build_and_imports():
     run = subprocess.run([str(python), "-c", code], env=env, cwd=workdir(), capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "stub: affine_forward: not implemented yet" in run.stdout
+
+
+# What a student reads must not send them to something only the instructor has.
+INSTRUCTOR_ONLY = re.compile(r"\b(docs|benchmarks|scripts|notebooks)/|BENCHMARKS\.md|\bgrader (release|grade|doctor)\b"
+                             r"|\bmake (demo|bench|notebooks|lint)\b|\.\[dev\]|student_tree")
+# The grader's plumbing, copied byte for byte from the instructor's grader/ so that the self-check
+# runs the grader's own code: its instructor-facing messages (bwrap fixes, `grader doctor`) are
+# never printed by `check` or `submit`, which run in the unsafe mode without detection.
+VERBATIM_PLUMBING = {f"grader/{n}" for n in ("sandbox.py", "runner.py", "worker.py", "contain.py", "stage.py",
+                                             "compare.py", "caserecord.py", "npzsafe.py")}
+
+
+def test_no_student_file_names_an_instructor_command_folder_or_file():
+    ctx = released()
+    found = []
+    for path in sorted(ctx.student.rglob("*")):
+        rel = path.relative_to(ctx.student).as_posix()
+        if not path.is_file() or rel in VERBATIM_PLUMBING or rel in binary_files(ctx.student):
+            continue
+        text = path.read_text()
+        lines = markers.notebook_lines(text) if path.suffix == ".ipynb" else text.splitlines()
+        found += [f"{rel}:{n}: {line.strip()}" for n, line in enumerate(lines, 1) if INSTRUCTOR_ONLY.search(line)]
+        for named in re.findall(r"\b((?:assignment|tests|grader)/[\w/]+\.(?:py|pyx|ipynb|json|npz|md))", text):
+            if not (ctx.student / named).exists():
+                found.append(f"{rel}: names {named}, which the student tree does not have")
+    assert found == []
+    for rel in VERBATIM_PLUMBING:
+        assert (ctx.student / rel).read_bytes() == (REPO / rel).read_bytes(), rel
+
+
+def test_each_public_case_points_to_a_notebook_that_checks_its_function():
+    from grader import cases
+
+    for case in cases.public_cases():
+        notebook = cases.notebook_of(case.name)
+        function = case.target.split(" ")[0].rsplit(".", 1)[-1]
+        owner = case.name.split(".")[0]  # a model case: its class (TwoLayerNet, FullyConnectedNet, ...)
+        text = (REPO / notebook).read_text()
+        assert function in text and owner in text, (case.name, notebook)
+    ctx = released()
+    meta = json.loads((ctx.student / "grader" / "public_cases.json").read_text())
+    assert meta["notebook_order"] == list(cases.NOTEBOOKS)
+    assert meta["grade_max_score"] == sum(c.points for c in ctx.cases)
+
+
+def test_the_student_readme_lists_every_stubbed_function_under_its_notebook():
+    ctx = released()
+    readme = (ctx.student / "README.md").read_text()
+    assert "<!--" not in readme
+    rows = [line for line in readme.splitlines() if line.startswith("| ") and ".ipynb`" in line]
+    assert [re.search(r"`(\w+\.ipynb)`", r).group(1) for r in rows] == [
+        "LinearClassifiers.ipynb", "FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
+        "ConvolutionalNetworks.ipynb"]
+    for rel in ctx.student_modules:
+        stubs = re.findall(r'raise NotImplementedError\("([\w.]+): ', (ctx.student / "assignment" / rel).read_text())
+        for name in stubs:
+            assert any(f"`{name}`" in r and f"`assignment/{rel}`" in r for r in rows), (rel, name)

@@ -13,11 +13,18 @@ so that training cells take their small budgets. A run fails when
 The last two tests run a notebook against a deliberately broken layer (patched in the kernel
 by a cell put in front of the notebook) and expect the run to fail: once through a wrong
 value (a check line says TOO LARGE), once through a layer that raises like a student's stub.
+
+The notebooks are generated from their jupytext sources (``notebooks/<Name>.py``) by
+``scripts/build_notebooks.py``; the first tests check that the stored ``.ipynb`` are exactly what
+the sources give, and that what students receive names nothing they do not have.
 """
 
 import importlib.util
 import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -83,6 +90,7 @@ def judge(name, nb):
 def test_notebooks_are_stored_clean_and_match_their_sources():
     builder = load_builder()
     assert set(builder.NOTEBOOKS) == set(EXPECTED)
+    assert {p.stem for p in (ROOT / "notebooks").glob("*.py")} == set(EXPECTED), "a source without its notebook"
     for name in builder.NOTEBOOKS:
         text = (ROOT / f"{name}.ipynb").read_text()
         nb = nbformat.reads(text, as_version=4)
@@ -91,8 +99,62 @@ def test_notebooks_are_stored_clean_and_match_their_sources():
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, f"{name}: stored with outputs"
         assert text == builder.render(builder.build(name)), (
-            f"{name}.ipynb differs from scripts/build_notebooks.py: run python scripts/build_notebooks.py"
+            f"{name}.ipynb differs from notebooks/{name}.py: run python scripts/build_notebooks.py"
         )
+
+
+def test_build_script_check_passes_on_the_stored_notebooks():
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_notebooks.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_notebooks_have_real_magics_and_no_jupytext_metadata():
+    builder = load_builder()
+    for name in EXPECTED:
+        nb = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
+        assert dict(nb.metadata) == builder.METADATA, f"{name}: notebook metadata {dict(nb.metadata)}"
+        assert all(cell.metadata == {} for cell in nb.cells), f"{name}: a cell carries metadata"
+        code = [line for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()]
+        assert "%load_ext autoreload" in code and "%autoreload 2" in code, f"{name}: the setup magics are missing"
+        # The percent sources comment magics out ("# %load_ext ..."); jupytext must restore them.
+        assert not [line for line in code if re.match(r"#\s*%", line)], f"{name}: a magic stayed commented out"
+
+
+# What students lack: the release ships the top-level notebooks without these folders and commands.
+NOT_FOR_STUDENTS = re.compile(
+    r"(?<![\w./-])(notebooks|scripts|docs|benchmarks)/|make notebooks\b|grader (release|grade)\b"
+    r"|BENCHMARKS\.md|build_notebooks|jupytext|generated from",
+    re.IGNORECASE,
+)
+
+
+def test_notebooks_name_nothing_students_do_not_have():
+    for name in EXPECTED:
+        nb = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
+        found = [(i, m.group(0)) for i, c in enumerate(nb.cells) for m in NOT_FOR_STUDENTS.finditer(c.source)]
+        assert not found, f"{name}: cells name what students do not have: {found}"
+
+
+def test_execute_writes_a_scratch_copy_and_leaves_the_tracked_notebooks(tmp_path, monkeypatch):
+    builder = load_builder()
+    ran = []
+
+    def fake_execute(path, cwd=None, timeout=None, env=None):  # stands in for nbclient: no kernel
+        ran.append(Path(path))
+        nb = nbformat.read(path, as_version=4)
+        last_code = [cell for cell in nb.cells if cell.cell_type == "code"][-1]
+        last_code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x: relative error 0 ok\n")]
+        return nb
+
+    monkeypatch.setattr(notebook_utils, "execute_notebook", fake_execute)
+    before = {name: (ROOT / f"{name}.ipynb").read_bytes() for name in EXPECTED}
+    assert builder.main(["--execute", "--into", str(tmp_path), "Dropout"]) == 0
+    assert ran == [tmp_path / "Dropout.ipynb"]
+    assert '"output_type"' in (tmp_path / "Dropout.ipynb").read_text()
+    assert {name: (ROOT / f"{name}.ipynb").read_bytes() for name in EXPECTED} == before
+    with pytest.raises(SystemExit):
+        builder.main(["--execute", "--into", str(ROOT)])
 
 
 def test_notebooks_mark_solutions_and_answer_every_inline_question():
