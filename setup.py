@@ -1,9 +1,14 @@
-"""Builds the Cython fast layers; everything else lives in pyproject.toml."""
+"""Builds the Cython fast layers; everything else lives in pyproject.toml.
+
+The extension is optional: where no C compiler works (or Cython is missing), the install goes on
+without it and ``assignment.fast_layers`` serves its pure-numpy fallback (``fast_layers.BACKEND``
+says which). ``assignment/fast_layers.pyx`` compiles to the private module
+``assignment._fast_cython``; ``assignment/fast_layers.py`` is the module everybody imports.
+"""
 
 import sys
 
 import numpy as np
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 if sys.platform == "darwin":
@@ -13,7 +18,7 @@ else:
 
 extensions = [
     Extension(
-        "assignment.fast_layers",
+        "assignment._fast_cython",
         ["assignment/fast_layers.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -22,10 +27,26 @@ extensions = [
     )
 ]
 
-setup(
-    ext_modules=cythonize(
+
+def ext_modules():
+    """The Cython extension, translated to C under build/ (no C file lands in the package); none without Cython."""
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        print("warning: Cython is not installed; the compiled fast layers are skipped (the numpy fallback runs)",
+              file=sys.stderr)
+        return []
+    modules = cythonize(
         extensions,
+        build_dir="build/cython",
         language_level=3,
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
     )
-)
+    for ext in modules:
+        # A failed compile or link is then a warning, not a failed install. Set here, on cythonize's
+        # extensions: it copies the compile settings of ours but not ``optional``.
+        ext.optional = True
+    return modules
+
+
+setup(ext_modules=ext_modules())

@@ -1,6 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Fast CPU twins of the naive layers, and the CS231n-named dispatchers that pick a twin.
 
+``setup.py`` compiles this file into the private module ``assignment._fast_cython`` where a C
+compiler works (the extension is optional). Import the twins through ``assignment.fast_layers``:
+it serves these, or, where they were not built, their pure-numpy fallback ``assignment._fast_numpy``
+under the same names and contract.
+
 Public names (the naive contract of ``assignment.layers``, same arguments, same cache-in /
 gradients-out shapes and dtypes, same ``ValueError`` on bad input):
 
@@ -14,12 +19,12 @@ Each dispatches on the array type: numpy arrays run the ``*_cpu`` twins below; a
 runs the ``*_gpu`` twin of ``assignment.gpu_layers``, imported only then (importing this module
 never imports CuPy).
 
-The affine and ReLU twins are twin regions (``grader/markers.py``): in the student release
+The affine and ReLU twins are twin regions (the release's markers): in the student release
 their bodies call the student's naive layers of ``assignment.layers`` and their kernels are
 gone, so this file holds no second copy of those answers. The convolution and max-pool twins
 (im2col, col2im, a different algorithm from the naive loops) are given as they are.
 
-How the CPU convolution works (docs/fast_layers.md has the measurements behind it):
+How the CPU convolution works (measured on 2 cores, float32 and float64):
 
 - 3x3 stride-1 layers with C >= 16 and F <= C run Winograd F(2x2, 3x3) (2.25x fewer
   multiply-adds; section "Winograd" below); everything else runs im2col + BLAS:
@@ -812,7 +817,7 @@ def _require_winograd(w, s):
                          f"and conv_param['stride'] = {s}")
 
 
-# Winograd runs where it measured faster than im2col (benchmarks/bench_layers.py, 2 cores,
+# Winograd runs where it measured faster than im2col (the layer benchmark, 2 cores,
 # float32 and float64): 3x3 stride 1 with at least 16 input channels and no more filters than
 # input channels (DeepConvNet's conv2, conv4, conv6: 5-30% faster). With F = 2C (conv3, conv5)
 # the im2col path was as fast or faster; with few channels the transforms cost more than the GEMMs.

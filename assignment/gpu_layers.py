@@ -12,7 +12,7 @@ GATHERS (each input pixel sums the column entries that read it, through an index
 once per geometry and memoized per device), so no atomics and no races.
 
 The twins of the layers students write (affine, ReLU, both losses, batch, layer and group
-normalization, dropout) are twin regions (``grader/markers.py``): in the student release each
+normalization, dropout) are twin regions (the release's markers): in the student release each
 body becomes one call of the student's own naive layer on host copies of the arrays
 (:func:`_on_host`), with the results brought back to the arrays' device, so this file holds no
 second copy of the answers. The convolution and max-pool twins (im2col and gathers, a different

@@ -8,9 +8,9 @@ Every check in a notebook prints exactly one line through :func:`check_rel_error
 
 The bound is the one the cell states in words (CS231n's "should be around e-8" becomes
 "below 1e-07": at most that order of magnitude). A failing line ends in ``TOO LARGE`` or
-``TOO SMALL`` instead of ``ok``. :func:`parse_check_lines` reads the lines back; the test
-suite (``tests/test_notebooks.py``) executes every notebook with :func:`execute_notebook`
-and fails on a line that is not ``ok``.
+``TOO SMALL`` instead of ``ok``. :func:`parse_check_lines` reads the lines back; the
+project's notebook tests execute every notebook with :func:`execute_notebook` and fail on a
+line that is not ``ok``.
 
 Budgets: training cells ask :func:`budget` for their size. It returns the small value when
 the environment variable ``CI`` or ``ASSIGNMENT_FAST_NOTEBOOKS`` is set (to anything but
@@ -60,14 +60,19 @@ def budget(full, fast):
 def setup_notebook():
     """Call once at the top of a notebook, before importing the Solver.
 
-    Prints which training budget the notebook runs with. Without ipywidgets, tqdm's
-    notebook detection warns "IProgress not found" and falls back to a text progress bar;
-    the fallback is fine, so the warning is silenced here (install ipywidgets for widget bars).
+    Prints which fast layers run (``fast layers: cython (compiled)``, or
+    ``fast layers: numpy fallback (<why>)``) and which training budget the notebook runs with.
+    Without ipywidgets, tqdm's notebook detection warns "IProgress not found" and falls back to
+    a text progress bar; the fallback is fine, so the warning is silenced here (install
+    ipywidgets for widget bars).
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*IProgress not found.*")
         import tqdm.auto  # noqa: F401 - imported once here, so the Solver's import is quiet
 
+    from assignment import fast_layers
+
+    print(fast_layers.describe())
     if fast_mode():
         which = [name for name in FAST_ENV_VARS if _truthy(os.environ.get(name))]
         print(f"Training budget: small ({' and '.join(which)} set)")
@@ -216,9 +221,8 @@ def gpu_status():
 def load_filter_images(path=None):
     """The two pictures of the convolution demo, as a float64 array of shape (2, 3, H, W) in [0, 255].
 
-    They ship in ``assignment/data/notebook_images.npz`` (made by
-    ``scripts/build_notebooks.py --images``; provenance in docs/notebooks.md). Returns
-    ``(x, names)``.
+    They ship in ``assignment/data/notebook_images.npz`` (made, with their provenance noted, by
+    the notebook build script of the instructor's tree). Returns ``(x, names)``.
     """
     path = Path(path) if path is not None else IMAGES_PATH
     if not path.is_file():
@@ -268,7 +272,7 @@ def visualize_grid(Xs, ubound=255.0, padding=1):
 
 
 # ---------------------------------------------------------------------------------------------
-# Executing notebooks (make notebooks, tests/test_notebooks.py)
+# Executing notebooks (the notebook tests, and the instructor's notebook runs)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,9 +1,14 @@
-"""One table of every operation that has fast twins: naive, CPU (Cython) and GPU (CuPy).
+"""One table of every operation that has fast twins: naive, CPU (Cython, or its numpy fallback) and GPU (CuPy).
 
 Each row is a frozen :class:`Twin` naming the three implementations of one operation, the
 tolerance they must agree to (per dtype), the seeded cases the twin test runs and the shapes
-the benchmarks time. ``tests/test_twins.py`` runs every row; ``benchmarks/bench_layers.py``
-times every row's ``bench_cases``. Adding a twin is adding a row here.
+the benchmarks time. The twin tests run every row; the layer benchmark times every row's
+``bench_cases``. Adding a twin is adding a row here.
+
+Implementations (``IMPLS``): ``"naive"``; ``"cython"`` and ``"numpy"``, the two sets of CPU twins
+behind ``assignment.fast_layers`` (the compiled ones and the pure-numpy fallback; asking for
+``"cython"`` where it is not in use raises ImportError saying why); ``"gpu"``. ``"cpu"`` means
+whichever of the two CPU sets ``assignment.fast_layers`` serves (``fast_layers.BACKEND``).
 
 The GPU twins are named, not imported: ``assignment.gpu_layers`` (and CuPy) are loaded only
 when :meth:`Twin.forward` / :meth:`Twin.backward` are asked for ``"gpu"``.
@@ -27,7 +32,7 @@ import numpy as np
 from assignment import fast_layers, layer_utils, layers
 from assignment.checks import conv_output_shape, pool_output_shape
 
-IMPLS = ("naive", "cpu", "gpu")
+IMPLS = ("naive", "cython", "numpy", "gpu")
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,10 @@ class Twin:
     - name: the operation ("conv", "max_pool")
     - naive_forward, naive_backward: from assignment.layers (the contract)
     - cpu_forward, cpu_backward: the CS231n-named dispatchers of assignment.fast_layers
-      (numpy arrays run the Cython twins)
+      (numpy arrays run the CPU twins it serves); the functions of the same names in
+      fast_layers.twins("cython") and fast_layers.twins("numpy") are the "cython" and "numpy" impls
     - gpu_forward, gpu_backward: function names in assignment.gpu_layers, resolved lazily
-    - oracle: the function name in tests/oracles.py (PyTorch) that computes out and grads
+    - oracle: the function name in the tests' PyTorch oracles module that computes out and grads
     - tolerance: {dtype: tol}, for ``|got - want| <= tol * (|want| + max(1, max|want|))``
     - cases: the seeded grid the twin test runs (small shapes)
     - bench_cases: the shapes the benchmarks time
@@ -129,10 +135,12 @@ class Twin:
             return getattr(self, f"naive_{which}")
         if impl == "cpu":
             return getattr(self, f"cpu_{which}")
+        if impl in ("cython", "numpy"):
+            return getattr(fast_layers.twins(impl), getattr(self, f"cpu_{which}").__name__)
         if impl == "gpu":
             gpu_layers = importlib.import_module("assignment.gpu_layers")
             return getattr(gpu_layers, getattr(self, f"gpu_{which}"))
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        raise ValueError(f"impl must be one of {IMPLS} or 'cpu', got {impl!r}")
 
     def run_forward(self, impl, arrays, param):
         """``forward(*arrays, param)``, or ``forward(*arrays)`` for an op without a param dict."""
@@ -140,7 +148,7 @@ class Twin:
         return fn(*arrays) if param is None else fn(*arrays, param)
 
     def run_oracle(self, oracles, arrays, param, dout):
-        """The oracle's ``(out, grads)`` (``oracles`` is tests/oracles.py, passed in: no torch here)."""
+        """The oracle's ``(out, grads)`` (``oracles``, the tests' PyTorch module, is passed in: no torch here)."""
         fn = getattr(oracles, self.oracle)
         return fn(*arrays, dout) if param is None else fn(*arrays, param, dout)
 

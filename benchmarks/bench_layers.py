@@ -1,6 +1,7 @@
 """Per-layer CPU times: the Cython twins against PyTorch CPU, the naive layers and the GEMMs alone.
 
     python benchmarks/bench_layers.py [--threads 1 2] [--dtypes float32 float64] [--write]
+    python benchmarks/bench_layers.py --fallback [--threads 2] [--dtypes float32] [--write]
 
 For every row of ``assignment.registry`` (the DeepConvNet convolutions and pools at batch 100 on
 1x28x28 Fashion-MNIST, the CS231n notebook's cell shapes), forward + backward, at each thread
@@ -22,6 +23,12 @@ Threads are set with threadpoolctl (numpy's BLAS and every OpenMP runtime) and
 that a change in the machine's load hits both alike; the six convolutions are also timed as one
 sequence, in --rounds separate rounds (the host drifts over seconds), and the round with the
 median ours/torch ratio is the one reported, with the range of the ratios.
+
+``--fallback`` times the numpy fallback of ``assignment.fast_layers`` (``assignment._fast_numpy``,
+what runs where no C compiler built the Cython twins) instead, on the six DeepConvNet convolutions
+as one sequence, forward + backward, against the Cython twins (taking turns with them, in --rounds
+rounds, the median round reported) and the naive layers, all in one run; it writes its own
+section of BENCHMARKS.md. Both need the compiled twins (not blocked by ASSIGNMENT_FAST_LAYERS).
 """
 
 import argparse
@@ -40,6 +47,10 @@ from assignment import fast_layers  # noqa: E402
 from assignment.registry import AFFINE, CONV, CONV_RELU, DEEPCONVNET_CONVS, MAX_POOL, RELU, TWINS  # noqa: E402
 
 SECTION = "fast-layers"
+FALLBACK_SECTION = "fast-layers-fallback"
+# Issue 15's targets for the numpy fallback on the six convs, float32, forward + backward.
+FALLBACK_MAX_VS_CYTHON = 3.0
+FALLBACK_MIN_VS_NAIVE = 5.0
 # Issue 4's figures for CS231n's fast layers on this machine kind (2 threads): NOT measured here.
 CS231N_STATED = {("six", "float32"): 118.0, ("six", "float64"): 201.0, ("pool1", "float32"): 46.0}
 SIX = "DeepConvNet six convs (one sequence)"
@@ -83,13 +94,15 @@ def paired_best_ms(fns, repeats, gap_s=0.01):
     return [1e3 * b for b in best]
 
 
-def ours_step(twin, case, dtype):
+def ours_step(twin, case, dtype, impl="cython"):
+    """Forward + backward of one case with the fast CPU twins of ``impl`` ("cython" or "numpy")."""
     arrays, dout = case.draw(dtype)
     param = case.param
+    backward = twin.backward(impl)
 
     def step():
-        out, cache = twin.run_forward("cpu", arrays, param)
-        return twin.cpu_backward(dout, cache)
+        out, cache = twin.run_forward(impl, arrays, param)
+        return backward(dout, cache)
 
     return step
 
@@ -204,7 +217,7 @@ def _winograd(twin, case):
     if twin not in (CONV, CONV_RELU):
         return False
     (F, C, HH, WW), stride = case.shapes[1], case.param["stride"]
-    return fast_layers._use_winograd(C, F, HH, WW, stride)
+    return fast_layers.twins("cython")._use_winograd(C, F, HH, WW, stride)
 
 
 def run(args):
@@ -214,7 +227,7 @@ def run(args):
     for threads in args.threads:
         torch.set_num_threads(threads)
         with threadpool_limits(limits=threads):
-            assert fast_layers.num_threads() == threads
+            assert fast_layers.twins("cython").num_threads() == threads
             for dtype_name in args.dtypes:
                 dtype = np.dtype(dtype_name)
                 for twin in TWINS:
@@ -243,6 +256,58 @@ def run(args):
                 print(f"{threads} thr {dtype_name} six convs: ours {ours:.1f} ms, torch {theirs:.1f}, "
                       f"naive {naive:.0f}, GEMM {gemm:.1f}", flush=True)
     return results
+
+
+def run_fallback(args):
+    """[(threads, dtype, numpy ms, cython ms, naive ms, numpy/cython ratios of every round)] of the six convs."""
+    six = [(CONV, c) for c in DEEPCONVNET_CONVS]
+    rows = []
+    for threads in args.threads:
+        with threadpool_limits(limits=threads):
+            assert fast_layers.twins("cython").num_threads() == threads
+            for dtype_name in args.dtypes:
+                dtype = np.dtype(dtype_name)
+                pair = [sequence([ours_step(t, c, dtype, "numpy") for t, c in six]),
+                        sequence([ours_step(t, c, dtype, "cython") for t, c in six])]
+                rounds = sorted((paired_best_ms(pair, args.repeats) for _ in range(args.rounds)),
+                                key=lambda r: r[0] / r[1])
+                numpy_ms, cython_ms = rounds[len(rounds) // 2]
+                naive = best_ms(sequence([naive_step(t, c, dtype) for t, c in six]), args.naive_repeats)
+                rows.append((threads, dtype_name, numpy_ms, cython_ms, naive, [n / c for n, c in rounds]))
+                print(f"{threads} thr {dtype_name} six convs: numpy fallback {numpy_ms:.1f} ms, "
+                      f"cython {cython_ms:.1f}, naive {naive:.0f}", flush=True)
+    return rows
+
+
+def fallback_markdown(rows, args, command, load_before, load_after):
+    lines = [
+        f"Command: `{command}`",
+        "",
+        f"Machine: {machine()}. Load average (1 min) {load_before:.2f} before, {load_after:.2f} after the run.",
+        "",
+        "The six DeepConvNet convolutions at batch 100 (the rows of the table above) as one sequence, forward + "
+        "backward: the numpy fallback of `assignment.fast_layers` (`assignment._fast_numpy`: im2col through "
+        "`sliding_window_view` and one GEMM per product, what runs where no C compiler built the extension) against "
+        f"the Cython twins, taking turns, minimum of {args.repeats} calls, in {args.rounds} rounds (the round with "
+        f"the median ratio is reported, with the range of the ratios), and the naive layers (minimum of "
+        f"{args.naive_repeats} calls, full batch), all in one run.",
+        "",
+        f"Targets (issue 15): the fallback within {FALLBACK_MAX_VS_CYTHON:g}x of the Cython twins, and at least "
+        f"{FALLBACK_MIN_VS_NAIVE:g}x faster than the naive layers.",
+        "",
+        "| threads | dtype | numpy fallback ms | Cython ms | naive ms | fallback / Cython (range) | "
+        "naive / fallback | naive / Cython | met |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for threads, dtype_name, numpy_ms, cython_ms, naive, ratios in rows:
+        vs_cython, vs_naive = numpy_ms / cython_ms, naive / numpy_ms
+        near_cython, beats_naive = vs_cython <= FALLBACK_MAX_VS_CYTHON, vs_naive >= FALLBACK_MIN_VS_NAIVE
+        met = [f"within {FALLBACK_MAX_VS_CYTHON:g}x of Cython: {'yes' if near_cython else 'NO'}",
+               f"{FALLBACK_MIN_VS_NAIVE:g}x faster than naive: {'yes' if beats_naive else 'NO'}"]
+        lines.append(f"| {threads} | {dtype_name} | {fmt_ms(numpy_ms)} | {fmt_ms(cython_ms)} | {fmt_ms(naive)} | "
+                     f"{vs_cython:.2f} ({min(ratios):.2f}-{max(ratios):.2f}) | {vs_naive:.2f} | "
+                     f"{naive / cython_ms:.2f} | {'; '.join(met)} |")
+    return "\n".join(lines) + "\n"
 
 
 def targets(results):
@@ -337,16 +402,25 @@ def main(argv=None):
     p.add_argument("--naive-repeats", type=int, default=3)
     p.add_argument("--rounds", type=int, default=7,
                    help="rounds of the six-conv timing; the round with the median ratio is reported")
+    p.add_argument("--fallback", action="store_true",
+                   help="time the numpy fallback against the Cython twins and the naive layers (six convs only)")
     p.add_argument("--write", action="store_true", help="update this section of BENCHMARKS.md")
     args = p.parse_args(argv)
     command = " ".join(["python benchmarks/bench_layers.py", *(argv if argv is not None else sys.argv[1:])])
     load_before = load()
-    results = run(args)
-    load_after = load()
-    text = markdown(results, args, command, load_before, load_after)
+    if args.fallback:
+        rows = run_fallback(args)
+        text = fallback_markdown(rows, args, command, load_before, load())
+        title = "Fast CPU layers: the numpy fallback vs the Cython twins and naive"
+        section = FALLBACK_SECTION
+    else:
+        results = run(args)
+        text = markdown(results, args, command, load_before, load())
+        title = "Fast CPU layers (Cython) vs PyTorch CPU, naive and the GEMMs alone"
+        section = SECTION
     print(text)
     if args.write:
-        update_section(SECTION, "Fast CPU layers (Cython) vs PyTorch CPU, naive and the GEMMs alone", text)
+        update_section(section, title, text)
     return 0
 
 

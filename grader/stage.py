@@ -7,9 +7,9 @@ A stage is a directory holding one package, ``assignment/``:
 - every other module (``checks.py``, ``gradient_check.py``, ``layer_utils.py``, ``backend.py``,
   ``solver.py``, ...) from the grader's own copy, whatever the submission holds, so that a
   student cannot, say, patch ``checks.py``;
-- stand-ins for the fast twins: ``fast_layers.py`` and ``gpu_layers.py`` whose every function
-  raises, so that the naive layers cannot hand their work to ``conv_forward_fast`` or to the
-  array-API GPU twins (which also run on numpy arrays);
+- stand-ins for the fast twins: ``fast_layers.py``, its numpy fallback ``_fast_numpy.py`` and
+  ``gpu_layers.py``, whose every function raises, so that the naive layers cannot hand their work
+  to ``conv_forward_fast`` or to the array-API GPU twins (which also run on numpy arrays);
 - minimal ``__init__.py`` files, so that one broken student module does not break the import of
   the others (the real ``classifiers/__init__.py`` imports ``linear.py``).
 """
@@ -41,6 +41,7 @@ def __getattr__(name):
 
 STANDINS = {
     "fast_layers.py": _STANDIN.format(module="fast_layers"),
+    "_fast_numpy.py": _STANDIN.format(module="_fast_numpy"),
     "gpu_layers.py": _STANDIN.format(module="gpu_layers"),
     "__init__.py": '"""The assignment package, as the grader stages it."""\n',
     "classifiers/__init__.py": '"""Models, as the grader stages them (import each module directly)."""\n',

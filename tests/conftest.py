@@ -3,8 +3,8 @@
 - ``rng``: a fresh ``np.random.default_rng`` with a fixed seed for every test, so tests are
   reproducible and independent of the order they run in. (The global numpy RNG is banned by
   ruff's NPY002.)
-- ``oracles``: the PyTorch reference module ``tests/oracles.py`` (session-scoped, so it also
-  serves hypothesis tests); a test asking for it is skipped when torch is not installed.
+- ``oracles``: the PyTorch reference module ``oracles`` of the instructor's tests (session-scoped,
+  so it also serves hypothesis tests); a test asking for it is skipped when torch is not installed.
   Modules that need it in every test may instead call ``pytest.importorskip("torch")`` at
   their top and then ``import oracles``.
 - ``snapshot`` / ``assert_unchanged``: copy a set of inputs before a call and check afterwards

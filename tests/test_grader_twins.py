@@ -7,7 +7,8 @@
 - the released student tree, installed once per session (``installed_student``): its twins of
   student code raise the student's own ``NotImplementedError`` (they delegate to the naive
   layers) while its convolution and pooling twins still work; with the solution's ``layers.py``
-  copied in, every delegated twin returns what the instructor's twin returns.
+  copied in, every delegated twin returns what the instructor's twin returns. Both on the
+  compiled CPU twins the install built and on the numpy fallback (ASSIGNMENT_FAST_LAYERS=numpy).
 """
 
 import json
@@ -17,6 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from fast_backends import BACKENDS
 from grader_fixtures import REPO, SOLUTION, installed_student, released, workdir
 
 from assignment import fast_layers, gpu_layers
@@ -135,7 +137,10 @@ def test_plumbing_lines_compute_nothing():
 # the release and the leak check
 # ----------------------------------------------------------------------------------------------
 
-TWIN_FILES = ("assignment/fast_layers.pyx", "assignment/gpu_layers.py")
+TWIN_FILES = ("assignment/_fast_numpy.py", "assignment/fast_layers.pyx", "assignment/gpu_layers.py")
+# The files whose twins, released without their markers, the leak check catches line by line (the numpy
+# fallback's twins are written differently from the solution, so only their markers keep them out).
+LINE_TWIN_FILES = ("assignment/fast_layers.pyx", "assignment/gpu_layers.py")
 
 
 def _student_text_lines(student):
@@ -154,6 +159,16 @@ def test_twin_regions_are_marked_and_replaced():
     ctx = released()
     assert sorted(ctx.twins) == list(TWIN_FILES)
     assert (len(ctx.twins["assignment/gpu_layers.py"]), len(ctx.twins["assignment/fast_layers.pyx"])) == (19, 10)
+    numpy_twins = {name for name, _ in ctx.twins["assignment/_fast_numpy.py"]}
+    assert numpy_twins == {f"{op}_{d}_cpu" for op in ("affine", "relu", "conv_relu") for d in ("forward", "backward")}
+    student_numpy = (ctx.student / "assignment" / "_fast_numpy.py").read_text()
+    for kept in ("    return layers.affine_forward(x, w, b)\n", "    return layers.relu_backward(dout, cache)\n",
+                 "    return _conv_then_relu(x, w, b, conv_param)\n",
+                 "    return _relu_then_conv_backward(dout, cache)\n",
+                 "def conv_forward_cpu(", "def _im2col(", "def _col2im(", "def max_pool_backward_cpu("):
+        assert kept in student_numpy, kept
+    for gone in ("TWIN", "np.maximum(out, 0, out=out)", "np.matmul(dc, w.astype(dt, copy=False).T)"):
+        assert gone not in student_numpy, gone
     gpu_twins = {name for name, _ in ctx.twins["assignment/gpu_layers.py"]}
     for op in ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss", "svm_loss",
                "batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
@@ -227,21 +242,21 @@ def test_the_leak_check_fails_the_tree_without_twin_markers(tmp_path):
     for rel in released_files(REPO):
         target = old_root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if rel in TWIN_FILES:
+        if rel in LINE_TWIN_FILES:
             target.write_text(_without_twin_markers((REPO / rel).read_text()))
         else:
             shutil.copyfile(REPO / rel, target)
-    assert not any(markers.has_twins((old_root / rel).read_text()) for rel in TWIN_FILES)
+    assert not any(markers.has_twins((old_root / rel).read_text()) for rel in LINE_TWIN_FILES)
     old_student = tmp_path / "student"
     shutil.copytree(ctx.student, old_student)
-    for rel in TWIN_FILES:
+    for rel in LINE_TWIN_FILES:
         shutil.copyfile(old_root / rel, old_student / rel)
     leaks = find_leaks(old_root, old_student)
     leaked = {(p, line.strip()) for p, _, line, _ in leaks}
     assert ("assignment/gpu_layers.py", "loss = -log_probs[rows, y].sum() / N") in leaked
     assert ("assignment/gpu_layers.py", "mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)") in leaked
     assert ("assignment/fast_layers.pyx", "db = dout.sum(axis=0)") in leaked
-    assert {p for p, _ in leaked} == set(TWIN_FILES)
+    assert {p for p, _ in leaked} == set(LINE_TWIN_FILES)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -462,9 +477,9 @@ import numpy as np
 import assignment
 from assignment import fast_layers, gpu_layers
 
-tree, calls, inputs, outputs, errors = sys.argv[1:]
+tree, calls, inputs, outputs, errors, backend = sys.argv[1:]
 assert assignment.__file__.startswith(tree), assignment.__file__
-assert fast_layers.__file__.endswith(".so"), fast_layers.__file__
+assert fast_layers.BACKEND == backend, (fast_layers.BACKEND, fast_layers.REASON)
 namespace = {}
 exec(open(calls).read(), namespace)
 with np.load(inputs) as z:
@@ -496,16 +511,18 @@ def _instructor_run():
     return namespace["run_all"](gpu_layers, fast_layers, _inputs())
 
 
-def _student_run(tree, name):
-    """run_all in ``tree`` with the installed student venv's Python; (outputs, errors)."""
+def _student_run(tree, name, backend):
+    """run_all in ``tree`` with the installed student venv's Python, on the ``backend`` CPU twins
+    ("cython": the extension the install built; "numpy": the fallback); (outputs, errors)."""
     _, python, env = installed_student()
-    work = workdir() / f"twins-{name}"
+    work = workdir() / f"twins-{name}-{backend}"
     work.mkdir(exist_ok=True)
     (work / "calls.py").write_text(TWIN_CALLS)
     np.savez(work / "inputs.npz", **_inputs())
     run = subprocess.run([str(python), "-c", CHILD, str(tree), str(work / "calls.py"), str(work / "inputs.npz"),
-                          str(work / "outputs.npz"), str(work / "errors.json")],
-                         env=env, cwd=tree, capture_output=True, text=True, timeout=300)
+                          str(work / "outputs.npz"), str(work / "errors.json"), backend],
+                         env=dict(env, ASSIGNMENT_FAST_LAYERS=backend), cwd=tree, capture_output=True, text=True,
+                         timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     with np.load(work / "outputs.npz") as z:
         outputs = {k: z[k] for k in z.files}
@@ -520,9 +537,10 @@ def _assert_same(got, want, keys):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10 * scale, err_msg=key)
 
 
-def test_student_twins_call_the_student_layers_and_conv_pool_twins_still_work():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_student_twins_call_the_student_layers_and_conv_pool_twins_still_work(backend):
     tree, _, _ = installed_student()
-    outputs, errors = _student_run(tree, "stubs")
+    outputs, errors = _student_run(tree, "stubs", backend)
     assert set(errors) == set(DELEGATES)
     for key, naive in DELEGATES.items():
         assert errors[key].startswith(f"{naive}: not implemented yet"), (key, errors[key])
@@ -535,14 +553,15 @@ def test_student_twins_call_the_student_layers_and_conv_pool_twins_still_work():
     _assert_same(outputs, want, conv_pool)
 
 
-def test_solved_student_twins_match_the_instructor_twins():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_solved_student_twins_match_the_instructor_twins(backend):
     tree, _, _ = installed_student()
-    solved = workdir() / "solved-tree"
+    solved = workdir() / f"solved-tree-{backend}"
     if solved.exists():
         shutil.rmtree(solved)
     shutil.copytree(tree, solved, symlinks=True)  # with the extension built by the install
     shutil.copyfile(SOLUTION / "layers.py", solved / "assignment" / "layers.py")
-    outputs, errors = _student_run(solved, "solved")
+    outputs, errors = _student_run(solved, "solved", backend)
     assert errors == {}
     want, _ = _instructor_run()
     assert set(outputs) == set(want)

@@ -325,6 +325,7 @@ def test_stage_keeps_given_modules_and_stubs_out_fast_twins(tmp_path):
     student = ["layers.py"]
     given = given_modules(SOLUTION, student)
     assert "checks.py" in given and "layers.py" not in given and "fast_layers.py" not in given
+    assert "_fast_numpy.py" not in given  # the fallback twins would grade as the student's conv
     fake_layers = b"from assignment.fast_layers import conv_forward_fast\nVALUE = 7\n"
     stage = build_stage(tmp_path / "stage", SOLUTION, given, {"layers.py": fake_layers})
     assert (stage / "assignment" / "checks.py").read_bytes() == (SOLUTION / "checks.py").read_bytes()
@@ -332,11 +333,14 @@ def test_stage_keeps_given_modules_and_stubs_out_fast_twins(tmp_path):
         assert (stage / "assignment" / rel).read_text() == text
     code = ("import assignment.layers as L, assignment.gpu_layers as G\n"
             "try:\n    L.conv_forward_fast(1)\nexcept RuntimeError as e:\n    print('fast:', e)\n"
-            "try:\n    G.conv_forward_gpu(1)\nexcept RuntimeError as e:\n    print('gpu:', e)\n")
+            "try:\n    G.conv_forward_gpu(1)\nexcept RuntimeError as e:\n    print('gpu:', e)\n"
+            "import assignment._fast_numpy as P\n"
+            "try:\n    P.conv_forward_cpu(1)\nexcept RuntimeError as e:\n    print('numpy:', e)\n")
     out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(stage)!r})\n{code}"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert "fast: assignment.fast_layers.conv_forward_fast is not available while grading" in out.stdout, out.stderr
     assert "gpu: assignment.gpu_layers.conv_forward_gpu is not available while grading" in out.stdout
+    assert "numpy: assignment._fast_numpy.conv_forward_cpu is not available while grading" in out.stdout
 
 
 def test_stage_ignores_submitted_given_modules(tmp_path):

@@ -1,20 +1,28 @@
-"""Every registered twin (naive, Cython, CuPy) against the torch oracle and the naive version.
+"""Every registered twin (naive, Cython, its numpy fallback, CuPy) against the naive version and the torch oracle.
 
-One parametrized test runs each row of ``assignment.registry.TWINS`` on its seeded grid
+Two parametrized tests run each row of ``assignment.registry.TWINS`` on its seeded grid
 (non-square kernels, stride 2 and 3, pad 0 and 2, N=1, overlapping and tied pooling windows),
-forward and backward, in float32 and float64, and checks that inputs are not mutated and that
-outputs and gradients keep the inputs' dtypes. The ``gpu`` implementation is skipped cleanly
-where CuPy or a CUDA device is missing. The CS231n notebook's fast-vs-naive cells close the file.
+forward and backward, in float32 and float64: every fast twin against the naive layer (no torch
+needed), and every implementation against the torch oracle. Both check that inputs are not
+mutated and that outputs and gradients keep the inputs' dtypes. The contract tests that follow
+(memory layouts, dtype promotion, the ValueError messages, NaN, the GPU dispatch, the CS231n
+notebook's fast-vs-naive cells) run on both sets of CPU twins, the compiled Cython ones and the
+pure-numpy fallback (``twins`` fixture); the Cython-only tests of its threads, chunks, Winograd
+and SIMD kernels close the file. The ``gpu`` implementation is skipped cleanly where CuPy or a
+CUDA device is missing; the ``cython`` one, where ASSIGNMENT_FAST_LAYERS=numpy blocks it or no
+compiler built it.
 """
 
 import platform
 import sys
 import types
 
+import fast_backends
 import numpy as np
 import pytest
+from fast_backends import BACKENDS
 
-from assignment import fast_layers, layers
+from assignment import layers
 from assignment.gradient_check import rel_error
 from assignment.registry import AFFINE, IMPLS, TWINS
 
@@ -23,8 +31,17 @@ GRID = [(twin, case) for twin in TWINS for case in twin.cases]
 GRID_IDS = [f"{twin.name}-{case.label}" for twin, case in GRID]
 
 
+FAST_IMPLS = tuple(i for i in IMPLS if i != "naive")
+
+
 def _impl_param(impl):
     return pytest.param(impl, marks=pytest.mark.gpu) if impl == "gpu" else impl
+
+
+@pytest.fixture(params=BACKENDS)
+def twins(request):
+    """The module of one set of CPU twins: the compiled Cython ones, then the numpy fallback."""
+    return fast_backends.twins(request.param)
 
 
 def _require_gpu():
@@ -46,6 +63,8 @@ def _require_gpu():
 
 def _run(twin, impl, arrays, param, dout):
     """Forward then backward with one implementation; numpy in, numpy out."""
+    if impl in BACKENDS:
+        fast_backends.twins(impl)  # skips where the compiled twins are not in use
     if impl == "gpu":
         cupy = _require_gpu()
         out, cache = twin.run_forward("gpu", [cupy.asarray(a) for a in arrays], param)
@@ -62,37 +81,49 @@ def _assert_close(got, want, tol, what):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=what)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("impl", [_impl_param(i) for i in IMPLS])
-@pytest.mark.parametrize(("twin", "case"), GRID, ids=GRID_IDS)
-def test_twin_agrees_with_torch_and_naive(twin, case, impl, dtype, oracles):
+def _run_checked(twin, impl, case, dtype):
+    """(arrays, dout, out, grads) of one implementation on one case, after checking the contract's
+    dtypes and shapes and that no input and no parameter dict was modified."""
     arrays, dout = case.draw(dtype)
     before = [a.copy() for a in (*arrays, dout)]
     param = case.param
-    want_out, want_grads = twin.run_oracle(oracles, arrays, case.param, dout)
-
     out, grads = _run(twin, impl, arrays, param, dout)
-
-    tol = twin.tol(dtype)
-    _assert_close(out, want_out, tol, f"{impl} {twin.name} out vs torch")
-    for k, (got, want) in enumerate(zip(grads, want_grads, strict=True)):
-        _assert_close(got, want, tol, f"{impl} {twin.name} grad {k} vs torch")
     assert out.dtype == np.dtype(dtype)
     for got, a in zip(grads, arrays, strict=True):
         assert got.dtype == a.dtype and got.shape == a.shape
     for old, new in zip(before, (*arrays, dout), strict=True):
         np.testing.assert_array_equal(new, old, err_msg="an input was modified")
     assert param == case.param, "the parameter dict was modified"
-
-    if impl != "naive":
-        naive_out, naive_grads = _run(twin, "naive", arrays, case.param, dout)
-        _assert_close(out, naive_out, tol, f"{impl} {twin.name} out vs naive")
-        for k, (got, want) in enumerate(zip(grads, naive_grads, strict=True)):
-            _assert_close(got, want, tol, f"{impl} {twin.name} grad {k} vs naive")
+    return arrays, dout, out, grads
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("impl", [_impl_param(i) for i in FAST_IMPLS])
+@pytest.mark.parametrize(("twin", "case"), GRID, ids=GRID_IDS)
+def test_twin_agrees_with_naive(twin, case, impl, dtype):
+    arrays, dout, out, grads = _run_checked(twin, impl, case, dtype)
+    naive_out, naive_grads = _run(twin, "naive", arrays, case.param, dout)
+    tol = twin.tol(dtype)
+    _assert_close(out, naive_out, tol, f"{impl} {twin.name} out vs naive")
+    for k, (got, want) in enumerate(zip(grads, naive_grads, strict=True)):
+        _assert_close(got, want, tol, f"{impl} {twin.name} grad {k} vs naive")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("impl", [_impl_param(i) for i in IMPLS])
+@pytest.mark.parametrize(("twin", "case"), GRID, ids=GRID_IDS)
+def test_twin_agrees_with_torch(twin, case, impl, dtype, oracles):
+    arrays, dout, out, grads = _run_checked(twin, impl, case, dtype)
+    want_out, want_grads = twin.run_oracle(oracles, arrays, case.param, dout)
+    tol = twin.tol(dtype)
+    _assert_close(out, want_out, tol, f"{impl} {twin.name} out vs torch")
+    for k, (got, want) in enumerate(zip(grads, want_grads, strict=True)):
+        _assert_close(got, want, tol, f"{impl} {twin.name} grad {k} vs torch")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("twin", TWINS, ids=lambda t: t.name)
-def test_cpu_twin_takes_noncontiguous_and_readonly_inputs(twin):
+def test_cpu_twin_takes_noncontiguous_and_readonly_inputs(twin, backend):
     case = twin.cases[0]
     arrays, dout = case.draw(np.float64)
     # Fortran-ordered, read-only copies: same values, other memory layouts.
@@ -103,21 +134,21 @@ def test_cpu_twin_takes_noncontiguous_and_readonly_inputs(twin):
         odd.append(f)
     dout_ro = dout.copy()
     dout_ro.flags.writeable = False
-    out, grads = _run(twin, "cpu", odd, case.param, dout_ro)
+    out, grads = _run(twin, backend, odd, case.param, dout_ro)
     want_out, want_grads = _run(twin, "naive", arrays, case.param, dout)
     _assert_close(out, want_out, 1e-12, "out")
     for got, want in zip(grads, want_grads, strict=True):
         _assert_close(got, want, 1e-12, "grad")
 
 
-def test_conv_mixed_dtypes_follow_numpy_promotion():
+def test_conv_mixed_dtypes_follow_numpy_promotion(twins):
     case = TWINS[0].cases[2]
     (x, w, b), dout = case.draw(np.float64)
     x32 = x.astype(np.float32)
-    out, cache = fast_layers.conv_forward_fast(x32, w, b, case.param)
+    out, cache = twins.conv_forward_fast(x32, w, b, case.param)
     naive_out, naive_cache = layers.conv_forward_naive(x32, w, b, case.param)
     assert out.dtype == naive_out.dtype == np.float64
-    dx, dw, db = fast_layers.conv_backward_fast(dout, cache)
+    dx, dw, db = twins.conv_backward_fast(dout, cache)
     ndx, ndw, ndb = layers.conv_backward_naive(dout, naive_cache)
     assert (dx.dtype, dw.dtype, db.dtype) == (ndx.dtype, ndw.dtype, ndb.dtype)
     _assert_close(dw, ndw, 1e-10, "dw")
@@ -128,29 +159,30 @@ def test_conv_mixed_dtypes_follow_numpy_promotion():
 def test_conv_same_result_for_any_thread_count_and_chunking(threads, chunk_bytes, monkeypatch):
     from threadpoolctl import threadpool_limits
 
+    cython = fast_backends.cython()
     case = TWINS[0].cases[-1]  # N=7: uneven split over threads, several chunks per thread
     arrays, dout = case.draw(np.float64)
     want_out, want_grads = _run(TWINS[0], "naive", arrays, case.param, dout)
-    monkeypatch.setattr(fast_layers, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(cython, "_CHUNK_BYTES", chunk_bytes)
     with threadpool_limits(limits=threads, user_api="openmp"):
-        assert fast_layers.num_threads() == threads
-        out, grads = _run(TWINS[0], "cpu", arrays, case.param, dout)
+        assert cython.num_threads() == threads
+        out, grads = _run(TWINS[0], "cython", arrays, case.param, dout)
     _assert_close(out, want_out, 1e-12, "out")
     for got, want in zip(grads, want_grads, strict=True):
         _assert_close(got, want, 1e-12, "grad")
 
 
-def test_blas_thread_limit_is_restored():
+def test_blas_thread_limit_is_restored(twins):
     from threadpoolctl import threadpool_info
 
     before = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
     case = TWINS[0].bench_cases[2]
     arrays, dout = case.draw(np.float32)
-    out, cache = fast_layers.conv_forward_fast(*arrays, case.param)
-    fast_layers.conv_backward_fast(dout, cache)
+    out, cache = twins.conv_forward_fast(*arrays, case.param)
+    twins.conv_backward_fast(dout, cache)
     (x, w, b), dout = AFFINE.cases[2].draw(np.float32)
-    out, cache = fast_layers.affine_forward_fast(x, w, b)
-    fast_layers.affine_backward_fast(dout, cache)
+    out, cache = twins.affine_forward_fast(x, w, b)
+    twins.affine_backward_fast(dout, cache)
     after = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
     assert after == before
 
@@ -174,27 +206,27 @@ def _message(fn, *args):
 
 
 @pytest.mark.parametrize(("label", "xs", "ws", "bs", "param"), BAD_CONV, ids=[c[0] for c in BAD_CONV])
-def test_conv_bad_input_raises_the_naive_error(label, xs, ws, bs, param):
+def test_conv_bad_input_raises_the_naive_error(label, xs, ws, bs, param, twins):
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(s) for s in (xs, ws, bs))
     want = _message(layers.conv_forward_naive, x, w, b, param)
-    assert _message(fast_layers.conv_forward_fast, x, w, b, param) == want
+    assert _message(twins.conv_forward_fast, x, w, b, param) == want
 
 
-def test_conv_rejects_integer_and_non_arrays_like_naive():
+def test_conv_rejects_integer_and_non_arrays_like_naive(twins):
     x = np.ones((2, 3, 5, 5), dtype=np.int64)
     w, b = np.ones((2, 3, 3, 3)), np.ones(2)
     param = {"stride": 1, "pad": 1}
     for args in ((x, w, b, param), (x.tolist(), w, b, param), (x.astype(float), w, b, "stride=1")):
-        assert _message(fast_layers.conv_forward_fast, *args) == _message(layers.conv_forward_naive, *args)
+        assert _message(twins.conv_forward_fast, *args) == _message(layers.conv_forward_naive, *args)
 
 
-def test_conv_backward_rejects_wrong_dout_shape():
+def test_conv_backward_rejects_wrong_dout_shape(twins):
     case = TWINS[0].cases[0]
     arrays, dout = case.draw(np.float64)
-    _, cache = fast_layers.conv_forward_fast(*arrays, case.param)
+    _, cache = twins.conv_forward_fast(*arrays, case.param)
     with pytest.raises(ValueError, match="dout"):
-        fast_layers.conv_backward_fast(dout[:, :-1], cache)
+        twins.conv_backward_fast(dout[:, :-1], cache)
 
 
 BAD_POOL = [
@@ -207,27 +239,27 @@ BAD_POOL = [
 
 
 @pytest.mark.parametrize(("label", "xs", "param"), BAD_POOL, ids=[c[0] for c in BAD_POOL])
-def test_pool_bad_input_raises_the_naive_error(label, xs, param):
+def test_pool_bad_input_raises_the_naive_error(label, xs, param, twins):
     x = np.random.default_rng(0).standard_normal(xs)
     want = _message(layers.max_pool_forward_naive, x, param)
-    assert _message(fast_layers.max_pool_forward_fast, x, param) == want
+    assert _message(twins.max_pool_forward_fast, x, param) == want
 
 
-def test_pool_backward_rejects_wrong_dout_shape():
+def test_pool_backward_rejects_wrong_dout_shape(twins):
     case = TWINS[1].cases[0]
     arrays, dout = case.draw(np.float64)
-    _, cache = fast_layers.max_pool_forward_fast(*arrays, case.param)
+    _, cache = twins.max_pool_forward_fast(*arrays, case.param)
     with pytest.raises(ValueError, match="dout"):
-        fast_layers.max_pool_backward_fast(dout[..., :-1], cache)
+        twins.max_pool_backward_fast(dout[..., :-1], cache)
 
 
-def test_pool_nan_routes_like_argmax():
+def test_pool_nan_routes_like_argmax(twins):
     x = np.array([[[[1.0, np.nan, 3.0, 0.0], [2.0, 5.0, np.nan, np.nan]]]])
     param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     dout = np.array([[[[10.0, 20.0]]]])
-    out, cache = fast_layers.max_pool_forward_fast(x, param)
+    out, cache = twins.max_pool_forward_fast(x, param)
     assert np.isnan(out).all()
-    dx = fast_layers.max_pool_backward_fast(dout, cache)
+    dx = twins.max_pool_backward_fast(dout, cache)
     want = np.zeros_like(x)
     want[0, 0, 0, 1] = 10.0
     want[0, 0, 1, 2] = 20.0
@@ -247,12 +279,13 @@ def _cpu_has_avx2():
     reason="the AVX2 kernels exist only on x86-64 CPUs with AVX2 (checked on Linux)",
 )
 def test_simd_kernels_are_on_where_the_cpu_has_avx2():
-    before = fast_layers._set_simd(True)
+    cython = fast_backends.cython()
+    before = cython._set_simd(True)
     try:
         assert before is True  # on from import
-        assert fast_layers._set_simd(True) is True
+        assert cython._set_simd(True) is True
     finally:
-        fast_layers._set_simd(before)
+        cython._set_simd(before)
 
 
 @pytest.mark.parametrize("width", [2, 6, 8, 10, 14, 16, 18, 24, 26, 30, 34])
@@ -266,15 +299,16 @@ def test_pool_2x2_simd_and_scalar_kernels_agree_bitwise(width):
     x[rng.random(x.shape) < 0.05] = -np.inf
     dout = rng.standard_normal((3, 5, 3, width // 2)).astype(np.float32)
     param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    cython = fast_backends.cython()
     results = []
-    before = fast_layers._set_simd(True)
+    before = cython._set_simd(True)
     try:
         for simd in (True, False):
-            fast_layers._set_simd(simd)
-            out, cache = fast_layers.max_pool_forward_fast(x, param)
-            results.append((out, cache[2], fast_layers.max_pool_backward_fast(dout, cache)))
+            cython._set_simd(simd)
+            out, cache = cython.max_pool_forward_fast(x, param)
+            results.append((out, cache[2], cython.max_pool_backward_fast(dout, cache)))
     finally:
-        fast_layers._set_simd(before)
+        cython._set_simd(before)
     (out_v, arg_v, dx_v), (out_s, arg_s, dx_s) = results
     np.testing.assert_array_equal(out_v, out_s)
     np.testing.assert_array_equal(arg_v, arg_s)
@@ -303,7 +337,7 @@ class _FakeCupyArray:
         ("relu_backward_fast", "relu_backward_gpu", 2),
     ],
 )
-def test_cupy_arrays_dispatch_to_gpu_layers(fast_name, gpu_name, nargs, monkeypatch):
+def test_cupy_arrays_dispatch_to_gpu_layers(fast_name, gpu_name, nargs, monkeypatch, twins):
     calls = []
     stub = types.ModuleType("assignment.gpu_layers")
     setattr(stub, gpu_name, lambda *args: calls.append(args) or "gpu result")
@@ -312,7 +346,7 @@ def test_cupy_arrays_dispatch_to_gpu_layers(fast_name, gpu_name, nargs, monkeypa
 
     monkeypatch.setattr(assignment, "gpu_layers", stub, raising=False)
     args = (_FakeCupyArray(),) + (None,) * (nargs - 1)
-    assert getattr(fast_layers, fast_name)(*args) == "gpu result"
+    assert getattr(twins, fast_name)(*args) == "gpu result"
     assert calls == [args]
 
 
@@ -329,7 +363,7 @@ def test_importing_fast_layers_does_not_import_cupy():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_cs231n_cell17_conv_fast_matches_naive():
+def test_cs231n_cell17_conv_fast_matches_naive(twins):
     rs = np.random.RandomState(231)
     x = rs.randn(100, 3, 31, 31)
     w = rs.randn(25, 3, 3, 3)
@@ -337,9 +371,9 @@ def test_cs231n_cell17_conv_fast_matches_naive():
     dout = rs.randn(100, 25, 16, 16)
     conv_param = {"stride": 2, "pad": 1}
     out_naive, cache_naive = layers.conv_forward_naive(x, w, b, conv_param)
-    out_fast, cache_fast = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    out_fast, cache_fast = twins.conv_forward_fast(x, w, b, conv_param)
     dx_naive, dw_naive, db_naive = layers.conv_backward_naive(dout, cache_naive)
-    dx_fast, dw_fast, db_fast = fast_layers.conv_backward_fast(dout, cache_fast)
+    dx_fast, dw_fast, db_fast = twins.conv_backward_fast(dout, cache_fast)
     # The notebook: "the relative errors should be around e-9 or less".
     assert rel_error(out_naive, out_fast) < 1e-9
     assert rel_error(dx_naive, dx_fast) < 1e-9
@@ -347,29 +381,29 @@ def test_cs231n_cell17_conv_fast_matches_naive():
     assert rel_error(db_naive, db_fast) < 1e-9
 
 
-def test_cs231n_cell18_pool_fast_matches_naive():
+def test_cs231n_cell18_pool_fast_matches_naive(twins):
     rs = np.random.RandomState(231)
     x = rs.randn(100, 3, 32, 32)
     dout = rs.randn(100, 3, 16, 16)
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     out_naive, cache_naive = layers.max_pool_forward_naive(x, pool_param)
-    out_fast, cache_fast = fast_layers.max_pool_forward_fast(x, pool_param)
+    out_fast, cache_fast = twins.max_pool_forward_fast(x, pool_param)
     dx_naive = layers.max_pool_backward_naive(dout, cache_naive)
-    dx_fast = fast_layers.max_pool_backward_fast(dout, cache_fast)
+    dx_fast = twins.max_pool_backward_fast(dout, cache_fast)
     # The notebook: "the relative errors should be close to 0.0".
     assert rel_error(out_naive, out_fast) == 0.0
     assert rel_error(dx_naive, dx_fast) == 0.0
 
 
-def test_relu_nan_and_inf_follow_the_naive_rules():
+def test_relu_nan_and_inf_follow_the_naive_rules(twins):
     x = np.array([[np.nan, -np.inf, np.inf, -1.0, 0.0, 2.0]] * 8000, dtype=np.float32)  # threaded size
     dout = np.array([[1.0, np.nan, np.inf, np.inf, 3.0, -2.0]] * 8000, dtype=np.float32)
-    out, cache = fast_layers.relu_forward_fast(x)
+    out, cache = twins.relu_forward_fast(x)
     want_out, want_cache = layers.relu_forward(x)
     np.testing.assert_array_equal(out, want_out)
     with np.errstate(invalid="ignore"):  # inf * 0 in the naive product
         want_dx = layers.relu_backward(dout, want_cache)
-    np.testing.assert_array_equal(fast_layers.relu_backward_fast(dout, cache), want_dx)
+    np.testing.assert_array_equal(twins.relu_backward_fast(dout, cache), want_dx)
 
 
 BAD_AFFINE = [
@@ -381,28 +415,30 @@ BAD_AFFINE = [
 
 
 @pytest.mark.parametrize(("label", "xs", "ws", "bs"), BAD_AFFINE, ids=[c[0] for c in BAD_AFFINE])
-def test_affine_bad_input_raises_the_naive_error(label, xs, ws, bs):
+def test_affine_bad_input_raises_the_naive_error(label, xs, ws, bs, twins):
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(s) for s in (xs, ws, bs))
-    assert _message(fast_layers.affine_forward_fast, x, w, b) == _message(layers.affine_forward, x, w, b)
+    assert _message(twins.affine_forward_fast, x, w, b) == _message(layers.affine_forward, x, w, b)
 
 
 @pytest.mark.parametrize("twin", TWINS, ids=lambda t: t.name)
 def test_blas_hold_is_released_after_every_twin(twin):
-    """Each parallel section that holds BLAS to one thread lets go of it (the hold is counted)."""
+    """Each parallel section of the Cython twins that holds BLAS to one thread lets go of it (the hold is counted)."""
     from threadpoolctl import threadpool_limits
 
+    cython = fast_backends.cython()
     case = twin.bench_cases[-1]
     arrays, dout = case.draw(np.float32)
     with threadpool_limits(limits=2):
-        out, cache = twin.run_forward("cpu", arrays, case.param)
-        twin.backward("cpu")(dout, cache)
-    assert fast_layers._blas_depth == 0
+        out, cache = twin.run_forward("cython", arrays, case.param)
+        twin.backward("cython")(dout, cache)
+    assert cython._blas_depth == 0
 
 
 @pytest.mark.parametrize("index", [3, 4], ids=["conv4-winograd", "conv5-im2col"])
-def test_conv_backward_is_bitwise_repeatable_with_threads(index):
-    """Threads take chunks dynamically; dw and db are still summed in one fixed order."""
+def test_conv_backward_is_bitwise_repeatable_with_threads(index, twins):
+    """The Cython threads take chunks dynamically; dw and db are still summed in one fixed order
+    (and the numpy twins, whose BLAS runs on two threads, are repeatable too)."""
     from threadpoolctl import threadpool_limits
 
     case = TWINS[0].bench_cases[index]  # DeepConvNet's conv4 / conv5 at batch 100: many chunks per thread
@@ -410,27 +446,29 @@ def test_conv_backward_is_bitwise_repeatable_with_threads(index):
     runs = []
     with threadpool_limits(limits=2):
         for _ in range(3):
-            out, cache = fast_layers.conv_forward_fast(*arrays, case.param)
-            runs.append((out, *fast_layers.conv_backward_fast(dout, cache)))
+            out, cache = twins.conv_forward_fast(*arrays, case.param)
+            runs.append((out, *twins.conv_backward_fast(dout, cache)))
     for other in runs[1:]:
         for a, b in zip(runs[0], other, strict=True):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("twin", TWINS, ids=lambda t: t.name)
-def test_fast_backward_takes_the_naive_cache(twin):
+def test_fast_backward_takes_the_naive_cache(twin, backend):
     """A model may mix tables: each fast backward accepts its naive forward's cache."""
+    fast_backends.twins(backend)
     for case in twin.cases[:3]:
         arrays, dout = case.draw(np.float64)
         _, cache = twin.run_forward("naive", arrays, case.param)
-        got = twin.grads(twin.backward("cpu")(dout, cache))
+        got = twin.grads(twin.backward(backend)(dout, cache))
         want = twin.grads(twin.backward("naive")(dout, cache))
         for g, w in zip(got, want, strict=True):
             _assert_close(g, w, 1e-12, f"{twin.name} {case.label}")
 
 
 # ----------------------------------------------------------------------------------------------
-# The CPU convolution's two algorithms: im2col + BLAS and Winograd F(2x2, 3x3)
+# The Cython convolution's two algorithms: im2col + BLAS and Winograd F(2x2, 3x3)
 # ----------------------------------------------------------------------------------------------
 
 WINOGRAD_SHAPES = [
@@ -451,6 +489,7 @@ WINOGRAD_SHAPES = [
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize(("x_shape", "F", "pad"), WINOGRAD_SHAPES, ids=[str(s) for s in WINOGRAD_SHAPES])
 def test_winograd_and_im2col_agree_with_naive(x_shape, F, pad, dtype):
+    cython = fast_backends.cython()
     rng = np.random.default_rng(hash((x_shape, F, pad)) % 2**32)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal((F, x_shape[1], 3, 3)).astype(dtype)
@@ -462,8 +501,8 @@ def test_winograd_and_im2col_agree_with_naive(x_shape, F, pad, dtype):
     want_grads = layers.conv_backward_naive(dout, cache)
     tol = 1e-12 if dtype == np.float64 else 2e-5
     for forward, backward in (
-        (fast_layers.conv_forward_winograd, fast_layers.conv_backward_winograd),
-        (fast_layers.conv_forward_im2col, fast_layers.conv_backward_im2col),
+        (cython.conv_forward_winograd, cython.conv_backward_winograd),
+        (cython.conv_forward_im2col, cython.conv_backward_im2col),
     ):
         out, fcache = forward(x, w, b, param)
         assert out.dtype == dtype
@@ -478,18 +517,20 @@ def test_winograd_and_im2col_agree_with_naive(x_shape, F, pad, dtype):
 
 def test_conv_cpu_picks_winograd_where_it_measured_faster():
     """docs/fast_layers.md: Winograd for 3x3 stride 1 with C >= 16 and F <= C, im2col elsewhere."""
+    cython = fast_backends.cython()
     deep = {case.label.split()[1]: case for case in TWINS[0].bench_cases if case.label.startswith("DeepConvNet")}
-    picked = {name: fast_layers._use_winograd(c.shapes[1][1], c.shapes[1][0], 3, 3, 1) for name, c in deep.items()}
+    picked = {name: cython._use_winograd(c.shapes[1][1], c.shapes[1][0], 3, 3, 1) for name, c in deep.items()}
     assert picked == {"conv1": False, "conv2": True, "conv3": False, "conv4": True, "conv5": False, "conv6": True}
-    assert not fast_layers._use_winograd(32, 32, 3, 3, 2)
-    assert not fast_layers._use_winograd(32, 32, 5, 5, 1)
+    assert not cython._use_winograd(32, 32, 3, 3, 2)
+    assert not cython._use_winograd(32, 32, 5, 5, 1)
 
 
 @pytest.mark.parametrize(("w_shape", "stride"), [((4, 3, 5, 5), 1), ((4, 3, 3, 3), 2), ((4, 3, 3, 2), 1)])
 def test_winograd_rejects_what_it_cannot_compute(w_shape, stride):
+    cython = fast_backends.cython()
     x = np.zeros((1, 3, 9, 9))
     with pytest.raises(ValueError, match="Winograd convolution takes 3x3 filters with stride 1"):
-        fast_layers.conv_forward_winograd(x, np.zeros(w_shape), np.zeros(4), {"stride": stride, "pad": 1})
+        cython.conv_forward_winograd(x, np.zeros(w_shape), np.zeros(4), {"stride": stride, "pad": 1})
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -497,6 +538,7 @@ def test_winograd_rejects_what_it_cannot_compute(w_shape, stride):
 def test_winograd_same_result_for_any_thread_count_and_chunking(threads, chunk_bytes, monkeypatch):
     from threadpoolctl import threadpool_limits
 
+    cython = fast_backends.cython()
     rng = np.random.default_rng(7)
     x = rng.standard_normal((7, 16, 9, 8))
     w = rng.standard_normal((16, 16, 3, 3))
@@ -505,11 +547,11 @@ def test_winograd_same_result_for_any_thread_count_and_chunking(threads, chunk_b
     want, cache = layers.conv_forward_naive(x, w, b, param)
     dout = rng.standard_normal(want.shape)
     want_grads = layers.conv_backward_naive(dout, cache)
-    monkeypatch.setattr(fast_layers, "_WINO_CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(fast_layers, "_WINO_BWD_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(cython, "_WINO_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(cython, "_WINO_BWD_CHUNK_BYTES", chunk_bytes)
     with threadpool_limits(limits=threads, user_api="openmp"):
-        out, fcache = fast_layers.conv_forward_winograd(x, w, b, param)
-        grads = fast_layers.conv_backward_winograd(dout, fcache)
+        out, fcache = cython.conv_forward_winograd(x, w, b, param)
+        grads = cython.conv_backward_winograd(dout, fcache)
     _assert_close(out, want, 1e-12, "out")
     for got, expect in zip(grads, want_grads, strict=True):
         _assert_close(got, expect, 1e-12, "grad")
@@ -539,6 +581,7 @@ WINOGRAD_SIMD_SHAPES = [
 def test_winograd_simd_and_cython_transforms_agree_bitwise(x_shape, F, pad, relu):
     """The AVX2 float32 transforms against the Cython ones (same operations in the same order, so the
     same bits) and against the naive layer; with the fused ReLU, its mask and db go through them too."""
+    cython = fast_backends.cython()
     rng = np.random.default_rng(hash((x_shape, F, pad)) % 2**32)
     x = rng.standard_normal(x_shape).astype(np.float32)
     x[rng.random(x.shape) < 0.05] = 0
@@ -548,15 +591,15 @@ def test_winograd_simd_and_cython_transforms_agree_bitwise(x_shape, F, pad, relu
     want, cache = layers.conv_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), param)
     dout = rng.standard_normal(want.shape).astype(np.float32)
     runs = []
-    before = fast_layers._set_simd(True)
+    before = cython._set_simd(True)
     try:
         for simd in (True, False):
-            fast_layers._set_simd(simd)
-            out, fcache = fast_layers._conv_forward_winograd(x, w, b, param, relu)
-            grads = fast_layers._conv_backward_winograd(dout, fcache, out if relu else None)
+            cython._set_simd(simd)
+            out, fcache = cython._conv_forward_winograd(x, w, b, param, relu)
+            grads = cython._conv_backward_winograd(dout, fcache, out if relu else None)
             runs.append((out, *grads))
     finally:
-        fast_layers._set_simd(before)
+        cython._set_simd(before)
     for name, v, s in zip(("out", "dx", "dw", "db"), *runs, strict=True):
         np.testing.assert_array_equal(v, s, err_msg=name)
     if relu:
