@@ -231,3 +231,22 @@ def test_the_student_readme_lists_every_stubbed_function_under_its_notebook():
         stubs = re.findall(r'raise NotImplementedError\("([\w.]+): ', (ctx.student / "assignment" / rel).read_text())
         for name in stubs:
             assert any(f"`{name}`" in r and f"`assignment/{rel}`" in r for r in rows), (rel, name)
+
+
+def test_check_names_the_layer_stub_a_model_case_ran_into_and_the_students_own_file():
+    tree = student_copy("check-model-on-stub")
+    for rel in ("classifiers/base.py", "classifiers/fc_net.py"):  # the models done, the layers still stubs
+        shutil.copyfile(SOLUTION / rel, tree / "assignment" / rel)
+    run = subprocess.run([sys.executable, "-m", "grader", "check", "-v"], cwd=tree, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 1, run.stderr
+    line = next(x for x in run.stdout.splitlines() if x.strip().startswith("FAIL TwoLayerNet.loss.p1"))
+    assert "not implemented: affine_forward (assignment/layers.py, line " in line
+    assert f'File "{tree / "assignment" / "layers.py"}", line ' in run.stdout  # clickable, in the student's tree
+    total = sum(c.points for c in released().cases)
+    public = sum(c.points for c in released().cases if not c.hidden)
+    assert f"0 of their {public:g} points. The grade is out of {total:g} points" in run.stdout
+    assert "  FullyConnectedNets.ipynb: affine_forward.p1, affine_backward.p1," in run.stdout
+    todo = run.stdout.split("Not implemented yet (the TODOs these cases ran into):\n")[1]
+    assert todo.startswith("  assignment/layers.py: affine_forward, ")
+    assert "TwoLayerNet.loss" not in todo  # implemented: the stub it ran into is named instead
