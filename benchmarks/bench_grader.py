@@ -138,7 +138,7 @@ def main(argv=None):
 {args.n} submissions ({args.n - args.n // 10} copies of the solution, {args.n // 10} mutants), {n_cases} cases
 ({total:g} points) in {n_groups} case groups, one sandboxed worker per group and submission; measured end to end
 through the command line, every result checked (one results.json and one grades.csv row per submission, full
-marks for every copy of the solution: no result lost). {iso.describe().capitalize()}.
+marks for every copy of the solution: no result lost). {iso.describe()[:1].upper() + iso.describe()[1:]}.
 
 | what | submissions | wall time | per submission | ratio |
 | --- | ---: | ---: | ---: | ---: |
