@@ -123,3 +123,37 @@ def get_param(params, key, name):
     if key not in params:
         raise ValueError(f"{name} must contain {key!r}, got keys {sorted(params)}")
     return params[key]
+
+
+def require_float_array(name, arr):
+    """``arr`` must be a numpy array of floats (the fast twins take nothing else)."""
+    if not isinstance(arr, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(arr).__name__}")
+    require_float(name, arr)
+
+
+def conv_geometry(x, w, b, conv_param):
+    """((N, F, H', W'), stride, pad) of a valid convolution, checked in the naive layer's order."""
+    for name, arr in (("x", x), ("w", w), ("b", b)):
+        require_float_array(name, arr)
+    stride = get_param(conv_param, "stride", "conv_param")
+    pad = get_param(conv_param, "pad", "conv_param")
+    return conv_output_shape(x.shape, w.shape, b.shape, stride, pad), int(stride), int(pad)
+
+
+def pool_geometry(x, pool_param):
+    """((N, C, H', W'), PH, PW, stride) of a valid max pooling, checked in the naive layer's order."""
+    require_float_array("x", x)
+    ph = get_param(pool_param, "pool_height", "pool_param")
+    pw = get_param(pool_param, "pool_width", "pool_param")
+    stride = get_param(pool_param, "stride", "pool_param")
+    return pool_output_shape(x.shape, ph, pw, stride), int(ph), int(pw), int(stride)
+
+
+def compute_dtype(*dtypes):
+    """The dtype the fast twins compute in: float32 stays float32 (float16 computes in float32),
+    everything else computes in float64."""
+    dt = np.result_type(*dtypes)
+    if dt == np.float32 or dt == np.float16:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)

@@ -60,15 +60,11 @@ import threading
 import numpy as np
 
 from assignment import layers
-from assignment.checks import (
-    conv_output_shape,
-    get_param,
-    pool_output_shape,
-    require_float,
-    require_min_ndim,
-    require_ndim,
-    require_shape,
-)
+from assignment.checks import compute_dtype as _compute_dtype
+from assignment.checks import conv_geometry as _conv_geometry
+from assignment.checks import pool_geometry as _pool_geometry
+from assignment.checks import require_float_array as _require_array
+from assignment.checks import conv_output_shape, require_min_ndim, require_ndim, require_shape
 
 ctypedef fused real:
     float
@@ -76,38 +72,8 @@ ctypedef fused real:
 
 
 # ----------------------------------------------------------------------------------------------
-# Argument checks: the same sequence as assignment.layers, so the messages match the naive ones
+# Arrays (the argument checks, in the naive layers' order, are assignment.checks')
 # ----------------------------------------------------------------------------------------------
-
-
-def _require_array(name, arr):
-    if not isinstance(arr, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(arr).__name__}")
-    require_float(name, arr)
-
-
-def _conv_geometry(x, w, b, conv_param):
-    for name, arr in (("x", x), ("w", w), ("b", b)):
-        _require_array(name, arr)
-    stride = get_param(conv_param, "stride", "conv_param")
-    pad = get_param(conv_param, "pad", "conv_param")
-    return conv_output_shape(x.shape, w.shape, b.shape, stride, pad), int(stride), int(pad)
-
-
-def _pool_geometry(x, pool_param):
-    _require_array("x", x)
-    ph = get_param(pool_param, "pool_height", "pool_param")
-    pw = get_param(pool_param, "pool_width", "pool_param")
-    stride = get_param(pool_param, "stride", "pool_param")
-    return pool_output_shape(x.shape, ph, pw, stride), int(ph), int(pw), int(stride)
-
-
-def _compute_dtype(*dtypes):
-    """float32 stays float32 (float16 computes in float32); everything else computes in float64."""
-    dt = np.result_type(*dtypes)
-    if dt == np.float32 or dt == np.float16:
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
 
 
 def _as_compute(a, dtype):

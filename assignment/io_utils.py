@@ -24,9 +24,22 @@ def _file_mode(path):
     try:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-        os.umask(mask)
-        return 0o666 & ~mask
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    """The process's umask: from /proc on Linux (reading it there changes nothing); elsewhere by
+    setting it and putting it straight back, the only portable way."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager

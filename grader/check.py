@@ -77,7 +77,8 @@ def run_public(root=None, jobs=2, limits=None):
     return {c.name: results[c.name] for c in cases}
 
 
-def _meta():
+def public_meta():
+    """The public cases' record: the student modules, the grade's scale, each case's notebook, the cases."""
     return json.loads((data_dir() / "public_cases.json").read_text())
 
 
@@ -138,7 +139,7 @@ def main(verbose=False, root=None, echo=print):
         echo(f"  {mark} {name:<34} {err:<16} {'' if result.passed else result.reason}")
         if verbose and not result.passed:
             echo("      " + explain(case, result, root).replace("\n", "\n      "))
-    ok = summary(results, _meta(), echo)
+    ok = summary(results, public_meta(), echo)
     if not ok and not verbose:
         echo("For each failure's hint, errors and traceback: python -m grader check -v")
     return 0 if ok else 1

@@ -6,7 +6,6 @@ the course staff, not graded automatically). It is written next to ``assignment/
 temporary file and a rename, so an interrupted run never leaves half a zip behind.
 """
 
-import json
 import os
 import tempfile
 import zipfile
@@ -18,10 +17,10 @@ ZIP_NAME = "submission.zip"
 DEFAULT_SUBMIT_TO = "the assignment's page on Gradescope, or wherever your course collects it"
 
 
-def contents(root):
-    """[(name in the zip, path on disk)]: the student-owned modules, then the notebooks, sorted."""
+def contents(root, meta):
+    """[(name in the zip, path on disk)]: the student-owned modules (``meta``: the public cases'
+    record), then the notebooks, sorted."""
     root = Path(root)
-    meta = json.loads((check.data_dir() / "public_cases.json").read_text())
     missing = [m for m in meta["student_modules"] if not (root / "assignment" / m).is_file()]
     if missing:
         raise FileNotFoundError(f"{root / 'assignment'} lacks {', '.join(missing)}: the grader reads these files")
@@ -48,9 +47,9 @@ def write_zip(root, files, name=ZIP_NAME):
 
 def main(root=None, echo=print):
     root = Path(root or check.tree_root())
-    files = contents(root)
+    meta = check.public_meta()
+    files = contents(root, meta)
     results = check.run_public(root)
-    meta = json.loads((check.data_dir() / "public_cases.json").read_text())
     echo("Public check:")
     check.summary(results, meta, echo)
     path = write_zip(root, files)
