@@ -21,16 +21,14 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from grader import cases
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "notebooks"
 SCRATCH = ROOT / "build" / "notebooks"
-NOTEBOOKS = (  # in the order a student works through them
-    "LinearClassifiers",
-    "FullyConnectedNets",
-    "BatchNormalization",
-    "Dropout",
-    "ConvolutionalNetworks",
-)
+# In the order a student works through them: the grader's list, which the student README and
+# `grader check` follow too.
+NOTEBOOKS = tuple(name.removesuffix(".ipynb") for name in cases.NOTEBOOKS)
 METADATA = {
     "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
     "language_info": {"name": "python", "pygments_lexer": "ipython3"},
