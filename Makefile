@@ -3,7 +3,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-BUILD_INPUTS := pyproject.toml setup.py assignment/fast_layers.pyx
+BUILD_INPUTS := pyproject.toml setup.py assignment/fast_layers.pyx $(wildcard assignment/fast/*.pxi assignment/fast/*.h)
 
 .PHONY: demo test lint notebooks clean
 

@@ -9,7 +9,10 @@ pixels).
 - ``conv_forward_fast(x, w, b, conv_param) -> (out, cache)``, ``conv_backward_fast(dout, cache) -> (dx, dw, db)``
 - ``conv_relu_forward_fast`` / ``conv_relu_backward_fast`` (the contract of ``layer_utils.conv_relu_*``)
 - ``max_pool_forward_fast(x, pool_param) -> (out, cache)``, ``max_pool_backward_fast(dout, cache) -> dx``
-- ``affine_forward_fast`` / ``affine_backward_fast``, ``relu_forward_fast`` / ``relu_backward_fast``
+- ``avg_pool_forward_fast(x, pool_param) -> (out, cache)``, ``avg_pool_backward_fast(dout, cache) -> dx``
+- ``relu_forward_fast`` / ``relu_backward_fast``
+
+(No affine twin: ``layers.affine_forward`` is one GEMM already and serves as the fast one.)
 
 Each ``*_fast`` name dispatches on the array type, as the Cython ones do: a CuPy array runs the
 GPU twin of ``assignment.gpu_layers`` (imported only then), a numpy array the ``*_cpu`` twin here.
@@ -31,10 +34,14 @@ that offset, for all windows at once, with the running maximum. A later entry wi
 larger (or NaN over a number), so each window's argmax is its first maximum in row-major order, as
 ``np.argmax`` in the naive backward picks; overlapping windows add up in the backward pass.
 
+Average pooling adds, for each of the PH*PW offsets of a window, the strided slice of x at that
+offset (all windows at once), and scales by 1 / (PH*PW); its backward adds dout / (PH*PW) into the
+same slices of dx (overlapping windows add up).
+
 float32 computes in float32 (float16 in float32 too), everything else in float64; results come back
 in the dtypes the naive layers return. Inputs are never modified.
 
-The affine, ReLU and conv+ReLU twins are twin regions (the release's markers): in the student
+The ReLU and conv+ReLU twins are twin regions (the release's markers): in the student
 release they call the student's own layers of ``assignment.layers``, as in ``fast_layers.pyx``.
 """
 
@@ -45,8 +52,8 @@ from assignment import layers
 from assignment.checks import compute_dtype as _compute_dtype
 from assignment.checks import conv_geometry as _conv_geometry
 from assignment.checks import pool_geometry as _pool_geometry
-from assignment.checks import require_float_array as _require_array
-from assignment.checks import require_min_ndim, require_ndim, require_shape
+from assignment.checks import require_array as _require_array
+from assignment.checks import require_shape
 
 # ----------------------------------------------------------------------------------------------
 # Arrays (the argument checks, in the naive layers' order, are assignment.checks')
@@ -247,7 +254,6 @@ def conv_relu_backward_cpu(dout, cache):
 
     Returns a tuple of (dx, dw, db), in the shapes and dtypes of x, w and b.
     """
-    ### BEGIN TWIN: return _relu_then_conv_backward(dout, cache)
     conv_cache, y = _conv_relu_cache(cache)
     x, w, b, conv_param = conv_cache
     out_shape = _conv_geometry(x, w, b, conv_param)[0]
@@ -255,6 +261,7 @@ def conv_relu_backward_cpu(dout, cache):
     require_shape("dout", dout, out_shape, "the shape of conv_relu_forward_fast's output")
     _require_array("cache[1]", y)
     require_shape("cache[1]", y, out_shape, "the shape of conv_relu_forward_fast's output")
+    ### BEGIN TWIN: return _relu_then_conv_backward(dout, cache)
     with np.errstate(invalid="ignore"):  # a product, as the naive one: NaN and inf * 0 give NaN
         masked = dout * (y > 0)
     return conv_backward_cpu(masked, conv_cache)
@@ -324,7 +331,63 @@ def max_pool_backward_cpu(dout, cache):
 
 
 # ----------------------------------------------------------------------------------------------
-# ReLU and affine
+# Average pooling
+# ----------------------------------------------------------------------------------------------
+
+
+def avg_pool_forward_cpu(x, pool_param):
+    """Average pooling forward, all windows at once; the contract of layers.avg_pool_forward_naive.
+
+    Inputs:
+    - x: input, of shape (N, C, H, W)
+    - pool_param: {"pool_height": PH, "pool_width": PW, "stride": S}; (H - PH) and (W - PW)
+      must be divisible by S. Windows may overlap.
+
+    Returns a tuple of:
+    - out: the mean of each window, of shape (N, C, 1 + (H - PH) // S, 1 + (W - PW) // S) and x's dtype
+    - cache: (x, pool_param), exactly the naive cache
+    """
+    (N, C, Ho, Wo), ph, pw, stride = _pool_geometry(x, pool_param)
+    dt = _compute_dtype(x.dtype)
+    xc = x.astype(dt, copy=False)
+    # One strided slice per window offset, all windows at once (a mean over a sliding_window_view's
+    # last two axes measured 10-20x slower: its reduction runs PW elements at a time).
+    out = _tap(xc, 0, 0, stride, Ho, Wo).copy()
+    for k in range(1, ph * pw):
+        out += _tap(xc, k // pw, k % pw, stride, Ho, Wo)
+    out *= dt.type(1 / (ph * pw))
+    return out.astype(x.dtype, copy=False), (x, pool_param)
+
+
+def avg_pool_backward_cpu(dout, cache):
+    """Average pooling backward; the contract of layers.avg_pool_backward_naive.
+
+    Inputs:
+    - dout: upstream derivative, of shape (N, C, H', W')
+    - cache: (x, pool_param) from avg_pool_forward_cpu or avg_pool_forward_naive
+
+    Returns:
+    - dx: of x's shape and dtype; each window spreads dout / (PH*PW) over its positions, and
+      overlapping windows add up.
+    """
+    if not isinstance(cache, tuple) or len(cache) != 2:
+        raise ValueError("cache must be the (x, pool_param) of avg_pool_forward_fast or of avg_pool_forward_naive")
+    x, pool_param = cache
+    out_shape, ph, pw, stride = _pool_geometry(x, pool_param)
+    _require_array("dout", dout)
+    require_shape("dout", dout, out_shape, "the shape of avg_pool_forward_fast's output")
+    dt = _compute_dtype(x.dtype)
+    share = dout.astype(dt) / dt.type(ph * pw)
+    _, _, Ho, Wo = out_shape
+    grad = np.zeros(x.shape, dtype=dt)
+    for k in range(ph * pw):
+        # one offset: the windows' entries at it are distinct, so one slice takes every window's share
+        _tap(grad, k // pw, k % pw, stride, Ho, Wo)[...] += share
+    return grad.astype(x.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# ReLU
 # ----------------------------------------------------------------------------------------------
 
 
@@ -338,8 +401,8 @@ def relu_forward_cpu(x):
     - out: of x's shape and dtype
     - cache: x
     """
-    ### BEGIN TWIN: return layers.relu_forward(x)
     _require_array("x", x)
+    ### BEGIN TWIN: return layers.relu_forward(x)
     return np.maximum(x, 0), x
     ### END TWIN
 
@@ -354,65 +417,12 @@ def relu_backward_cpu(dout, cache):
     Returns:
     - dx: of x's shape and dtype
     """
-    ### BEGIN TWIN: return layers.relu_backward(dout, cache)
     x = cache
     _require_array("dout", dout)
     require_shape("dout", dout, x.shape, "the shape of relu_forward's input")
+    ### BEGIN TWIN: return layers.relu_backward(dout, cache)
     with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in the naive product, without a warning
         return dout.astype(x.dtype, copy=False) * (x > 0)
-    ### END TWIN
-
-
-def affine_forward_cpu(x, w, b):
-    """Affine forward, one GEMM; the contract of layers.affine_forward.
-
-    Inputs:
-    - x: input, of shape (N, d_1, ..., d_k), D = d_1 * ... * d_k
-    - w: weights, of shape (D, M)
-    - b: biases, of shape (M,)
-
-    Returns a tuple of:
-    - out: of shape (N, M) and dtype np.result_type(x, w, b)
-    - cache: (x, w, b)
-    """
-    ### BEGIN TWIN: return layers.affine_forward(x, w, b)
-    for name, arr in (("x", x), ("w", w), ("b", b)):
-        _require_array(name, arr)
-    require_min_ndim("x", x, 2)
-    require_ndim("w", w, 2, "(D, M)")
-    D = int(np.prod(x.shape[1:]))
-    if w.shape[0] != D:
-        raise ValueError(f"w must have shape ({D}, M) to match x of shape {x.shape} (D = {D}), got shape {w.shape}")
-    require_shape("b", b, (w.shape[1],), f"to match w of shape {w.shape}")
-    dt = np.result_type(x, w, b)
-    out = np.matmul(x.reshape(x.shape[0], D).astype(dt, copy=False), w.astype(dt, copy=False))
-    out += b
-    return out, (x, w, b)
-    ### END TWIN
-
-
-def affine_backward_cpu(dout, cache):
-    """Affine backward, two GEMMs; the contract of layers.affine_backward.
-
-    Inputs:
-    - dout: upstream derivative, of shape (N, M)
-    - cache: (x, w, b) from affine_forward
-
-    Returns a tuple of:
-    - dx: of x's shape and dtype
-    - dw: of w's shape and dtype
-    - db: of b's shape and dtype
-    """
-    ### BEGIN TWIN: return layers.affine_backward(dout, cache)
-    x, w, b = cache
-    _require_array("dout", dout)
-    require_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of affine_forward's output")
-    dt = np.result_type(x, w, dout)
-    flat = x.reshape(x.shape[0], w.shape[0]).astype(dt, copy=False)
-    dc = dout.astype(dt, copy=False)
-    dx = np.matmul(dc, w.astype(dt, copy=False).T).reshape(x.shape)
-    dw = np.matmul(flat.T, dc)
-    return dx.astype(x.dtype, copy=False), dw.astype(w.dtype, copy=False), dc.sum(axis=0).astype(b.dtype, copy=False)
     ### END TWIN
 
 
@@ -447,7 +457,9 @@ max_pool_forward_fast = _where_the_array_lives(max_pool_forward_cpu, "max_pool_f
                                                "layers.max_pool_forward_naive")
 max_pool_backward_fast = _where_the_array_lives(max_pool_backward_cpu, "max_pool_backward_gpu",
                                                 "layers.max_pool_backward_naive")
+avg_pool_forward_fast = _where_the_array_lives(avg_pool_forward_cpu, "avg_pool_forward_gpu",
+                                               "layers.avg_pool_forward_naive")
+avg_pool_backward_fast = _where_the_array_lives(avg_pool_backward_cpu, "avg_pool_backward_gpu",
+                                                "layers.avg_pool_backward_naive")
 relu_forward_fast = _where_the_array_lives(relu_forward_cpu, "relu_forward_gpu", "layers.relu_forward")
 relu_backward_fast = _where_the_array_lives(relu_backward_cpu, "relu_backward_gpu", "layers.relu_backward")
-affine_forward_fast = _where_the_array_lives(affine_forward_cpu, "affine_forward_gpu", "layers.affine_forward")
-affine_backward_fast = _where_the_array_lives(affine_backward_cpu, "affine_backward_gpu", "layers.affine_backward")

@@ -1,6 +1,6 @@
 """The fast CPU twins of the naive layers: compiled (Cython) where the build made them, else pure numpy.
 
-Everybody imports this module (the models through ``assignment.backend``, the registry, the tests,
+Everybody imports this module (the models through ``assignment.registry.get_ops``, the registry, the tests,
 the notebooks)::
 
     from assignment import fast_layers
@@ -10,14 +10,18 @@ Public names, the naive contract (same arguments, caches, gradient shapes and dt
 ``ValueError`` on bad input), each dispatching CuPy arrays to ``assignment.gpu_layers``:
 
 - ``conv_forward_fast`` / ``conv_backward_fast``, ``conv_relu_forward_fast`` / ``conv_relu_backward_fast``
-- ``max_pool_forward_fast`` / ``max_pool_backward_fast``
-- ``affine_forward_fast`` / ``affine_backward_fast``, ``relu_forward_fast`` / ``relu_backward_fast``
+- ``max_pool_forward_fast`` / ``max_pool_backward_fast``, ``avg_pool_forward_fast`` / ``avg_pool_backward_fast``
+- ``relu_forward_fast`` / ``relu_backward_fast``
 - the same names with ``_cpu`` instead of ``_fast``: the CPU twins alone, without the dispatch
+
+There is no affine twin: ``layers.affine_forward`` is one GEMM and measured faster than a threaded
+Cython one, so the naive affine layer serves as the fast one (its row in ``assignment.registry``
+says so, and ``registry.get_ops("fast")`` takes the naive function for it).
 
 Which twins serve them:
 
-- ``assignment._fast_cython``, compiled from ``fast_layers.pyx`` by ``pip install`` where a C
-  compiler works (the fast ones);
+- ``assignment._fast_cython``, compiled from ``fast_layers.pyx`` (and the ``assignment/fast/``
+  files it includes) by ``pip install`` where a C compiler works (the fast ones);
 - otherwise ``assignment._fast_numpy``, pure numpy (no compiler needed; slower, same results).
   Importing this module then warns once (``FastLayersFallbackWarning``), saying why and how to
   get the compiled twins.
@@ -113,24 +117,19 @@ def twins(backend):
     raise ValueError(f"backend must be 'cython' or 'numpy', got {backend!r}")
 
 
-conv_forward_fast = IMPL.conv_forward_fast
-conv_backward_fast = IMPL.conv_backward_fast
-conv_relu_forward_fast = IMPL.conv_relu_forward_fast
-conv_relu_backward_fast = IMPL.conv_relu_backward_fast
-max_pool_forward_fast = IMPL.max_pool_forward_fast
-max_pool_backward_fast = IMPL.max_pool_backward_fast
-affine_forward_fast = IMPL.affine_forward_fast
-affine_backward_fast = IMPL.affine_backward_fast
-relu_forward_fast = IMPL.relu_forward_fast
-relu_backward_fast = IMPL.relu_backward_fast
+def __getattr__(name):
+    """A twin by name (``conv_forward_fast``, ``max_pool_backward_cpu``, ...), from the backend in use.
 
-conv_forward_cpu = IMPL.conv_forward_cpu
-conv_backward_cpu = IMPL.conv_backward_cpu
-conv_relu_forward_cpu = IMPL.conv_relu_forward_cpu
-conv_relu_backward_cpu = IMPL.conv_relu_backward_cpu
-max_pool_forward_cpu = IMPL.max_pool_forward_cpu
-max_pool_backward_cpu = IMPL.max_pool_backward_cpu
-affine_forward_cpu = IMPL.affine_forward_cpu
-affine_backward_cpu = IMPL.affine_backward_cpu
-relu_forward_cpu = IMPL.relu_forward_cpu
-relu_backward_cpu = IMPL.relu_backward_cpu
+    No list of operations here: the operation table (``assignment.registry``) names the twins, and
+    a name the backend lacks raises AttributeError, as a missing twin must.
+    """
+    if name.endswith(_TWIN_SUFFIXES) and not name.startswith("_"):
+        return getattr(IMPL, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {n for n in dir(IMPL) if n.endswith(_TWIN_SUFFIXES) and not n.startswith("_")})
+
+
+_TWIN_SUFFIXES = ("_fast", "_cpu")

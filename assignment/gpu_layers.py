@@ -11,12 +11,17 @@ columns, so one batched GEMM yields (N, F, H'*W') directly; col2im and the max-p
 GATHERS (each input pixel sums the column entries that read it, through an index table built
 once per geometry and memoized per device), so no atomics and no races.
 
-The twins of the layers students write (affine, ReLU, both losses, batch, layer and group
-normalization, dropout) are twin regions (the release's markers): in the student release each
-body becomes one call of the student's own naive layer on host copies of the arrays
+The twins of the layers students write (affine, ReLU, sigmoid, tanh, both losses, batch, layer
+and group normalization, dropout) are twin regions (the release's markers): in the student
+release each body becomes one call of the student's own naive layer on host copies of the arrays
 (:func:`_on_host`), with the results brought back to the arrays' device, so this file holds no
-second copy of the answers. The convolution and max-pool twins (im2col and gathers, a different
-algorithm from the naive loops) are given to students as they are.
+second copy of the answers. The convolution, max-pool and average-pool twins (im2col, strided
+windows and gathers, a different algorithm from the naive loops) are given to students as they
+are.
+
+Argument checks live once, in :mod:`assignment.checks`: every twin runs the checks of its naive
+layer (``devices=True``: a CuPy array is accepted where the naive layer takes a numpy one), so a
+bad argument raises the same ValueError here as there.
 """
 
 import functools
@@ -26,30 +31,32 @@ import numpy as np
 from assignment import layers  # noqa: F401 - what the twins call in the student release (see _on_host)
 from assignment.checks import (
     conv_output_shape,
-    get_param,
+    device_conv_geometry,
+    device_pool_geometry,
+    is_array,
     pool_output_shape,
+    require_array,
     require_shape,
 )
 from assignment.devices import array_module, is_cupy, to_host
 
 ### BEGIN TWIN
 # isort: split
-from assignment.checks import require_labels, require_mode  # used only by the twins of student code
+from assignment.checks import (  # used only by the twins of student code
+    affine_geometry,
+    batchnorm_settings,
+    dropout_settings,
+    groupnorm_settings,
+    layernorm_settings,
+    require_scores_and_labels,
+    require_spatial_norm_inputs,
+)
 
 ### END TWIN
 
 
 def _as_strided(xp, a, shape, strides):
     return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
-
-
-def _require_float(name, a):
-    if not hasattr(a, "dtype") or a.dtype.kind != "f":
-        raise ValueError(f"{name} must be a floating-point array, got {getattr(a, 'dtype', type(a).__name__)}")
-
-
-def _is_array(a):
-    return isinstance(a, np.ndarray) or (is_cupy(a) and hasattr(a, "shape") and hasattr(a, "dtype"))
 
 
 class _HostDraws:
@@ -67,7 +74,7 @@ class _HostDraws:
 
 
 def _host_value(v):
-    if _is_array(v):
+    if is_array(v):
         return to_host(v)
     if is_cupy(v) and hasattr(v, "random"):
         return _HostDraws(v)
@@ -101,7 +108,7 @@ def _on_host(fn, *args):
       are: a cache stays on the host, where the matching backward, called through here too,
       reads it.
     """
-    xp = array_module(*(a for a in args if _is_array(a)))
+    xp = array_module(*(a for a in args if is_array(a)))
     if xp is np:
         return fn(*args)
     host_args = [_host_dict(a, xp) if isinstance(a, dict) else _host_value(a) for a in args]
@@ -194,11 +201,7 @@ def conv_forward_gpu(x, w, b, conv_param):
 
     Returns (out, cache) with cache = (x, w, b, conv_param, cols), cols the im2col matrix.
     """
-    for name, a in (("x", x), ("w", w), ("b", b)):
-        _require_float(name, a)
-    stride = get_param(conv_param, "stride", "conv_param")
-    pad = get_param(conv_param, "pad", "conv_param")
-    N, F, H_out, W_out = conv_output_shape(x.shape, w.shape, b.shape, stride, pad)
+    (N, F, H_out, W_out), stride, pad = device_conv_geometry(x, w, b, conv_param)
     xp = array_module(x, w, b)
     cols = _im2col(xp, x, w.shape[2], w.shape[3], stride, pad, H_out, W_out)
     out = xp.matmul(w.reshape(F, -1), cols) + b.reshape(1, F, 1)
@@ -210,7 +213,7 @@ def conv_backward_gpu(dout, cache):
     x, w, b, conv_param, cols = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
     out_shape = conv_output_shape(x.shape, w.shape, b.shape, stride, pad)
-    _require_float("dout", dout)
+    require_array("dout", dout, devices=True)
     require_shape("dout", dout, out_shape, "the shape of conv_forward's output")
     N, F, H_out, W_out = out_shape
     _, C, H, W = x.shape
@@ -241,22 +244,23 @@ def conv_relu_backward_gpu(dout, cache):
 
 
 # ----------------------------------------------------------------------------------------------
-# Max pooling
+# Max and average pooling
 # ----------------------------------------------------------------------------------------------
+
+
+def _pool_windows(xp, x, ph, pw, stride, H_out, W_out):
+    """(N, C, H', W', PH, PW): window (i, j) of x as a strided view (of a C-ordered copy if x is not)."""
+    N, C = x.shape[:2]
+    xc = xp.ascontiguousarray(x)
+    sN, sC, sH, sW = xc.strides
+    return _as_strided(xp, xc, (N, C, H_out, W_out, ph, pw), (sN, sC, sH * stride, sW * stride, sH, sW))
 
 
 def max_pool_forward_gpu(x, pool_param):
     """Same contract as layers.max_pool_forward_naive; cache = (x, pool_param, argmax)."""
-    _require_float("x", x)
-    ph = get_param(pool_param, "pool_height", "pool_param")
-    pw = get_param(pool_param, "pool_width", "pool_param")
-    stride = get_param(pool_param, "stride", "pool_param")
-    N, C, H_out, W_out = pool_output_shape(x.shape, ph, pw, stride)
+    (N, C, H_out, W_out), ph, pw, stride = device_pool_geometry(x, pool_param)
     xp = array_module(x)
-    xc = xp.ascontiguousarray(x)
-    sN, sC, sH, sW = xc.strides
-    windows = _as_strided(xp, xc, (N, C, H_out, W_out, ph, pw), (sN, sC, sH * stride, sW * stride, sH, sW))
-    windows = windows.reshape(N, C, H_out, W_out, ph * pw)
+    windows = _pool_windows(xp, x, ph, pw, stride, H_out, W_out).reshape(N, C, H_out, W_out, ph * pw)
     argmax = windows.argmax(axis=4)                                  # first maximum, like np.argmax
     out = xp.take_along_axis(windows, argmax[..., None], axis=4)[..., 0]
     return out, (x, pool_param, argmax)
@@ -267,7 +271,7 @@ def max_pool_backward_gpu(dout, cache):
     x, pool_param, argmax = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     N, C, H_out, W_out = pool_output_shape(x.shape, ph, pw, stride)
-    _require_float("dout", dout)
+    require_array("dout", dout, devices=True)
     require_shape("dout", dout, (N, C, H_out, W_out), "the shape of max_pool_forward's output")
     _, _, H, W = x.shape
     xp = array_module(dout, x)
@@ -278,6 +282,37 @@ def max_pool_backward_gpu(dout, cache):
     return routed.sum(axis=3).reshape(x.shape).astype(x.dtype, copy=False)
 
 
+def avg_pool_forward_gpu(x, pool_param):
+    """Same contract as layers.avg_pool_forward_naive: the mean of each strided window;
+    cache = (x, pool_param), the naive layer's."""
+    (N, C, H_out, W_out), ph, pw, stride = device_pool_geometry(x, pool_param)
+    xp = array_module(x)
+    out = _pool_windows(xp, x, ph, pw, stride, H_out, W_out).mean(axis=(4, 5))
+    return out.astype(x.dtype, copy=False), (x, pool_param)
+
+
+def avg_pool_backward_gpu(dout, cache):
+    """Same contract as layers.avg_pool_backward_naive (its cache (x, pool_param) too).
+
+    PH * PW strided adds: add (kh, kw) hands every window's share dout / (PH * PW) to the
+    pixel at offset (kh, kw) of that window. Within one add no two windows reach the same
+    pixel (the offsets are stride apart), so overlapping windows sum without atomics or races.
+    """
+    x, pool_param = cache
+    out_shape, ph, pw, stride = device_pool_geometry(x, pool_param)
+    require_array("dout", dout, devices=True)
+    require_shape("dout", dout, out_shape, "the shape of avg_pool_forward's output")
+    _, _, H_out, W_out = out_shape
+    xp = array_module(dout, x)
+    share = dout / (ph * pw)
+    dx = xp.zeros(x.shape, dtype=x.dtype)
+    rows, cols = stride * (H_out - 1) + 1, stride * (W_out - 1) + 1   # the span of H' (W') offsets
+    for kh in range(ph):
+        for kw in range(pw):
+            dx[:, :, kh : kh + rows : stride, kw : kw + cols : stride] += share
+    return dx
+
+
 # ----------------------------------------------------------------------------------------------
 # Affine, ReLU, losses
 # ----------------------------------------------------------------------------------------------
@@ -286,12 +321,7 @@ def max_pool_backward_gpu(dout, cache):
 def affine_forward_gpu(x, w, b):
     """Same contract as layers.affine_forward; cache = (x, w, b)."""
     ### BEGIN TWIN: return _on_host(layers.affine_forward, x, w, b)
-    for name, a in (("x", x), ("w", w), ("b", b)):
-        _require_float(name, a)
-    D = int(np.prod(x.shape[1:]))
-    if len(w.shape) != 2 or w.shape[0] != D:
-        raise ValueError(f"w must have shape ({D}, M) to match x of shape {x.shape}, got shape {w.shape}")
-    require_shape("b", b, (w.shape[1],), f"to match w of shape {w.shape}")
+    D = affine_geometry(x, w, b, devices=True)
     return x.reshape(x.shape[0], D) @ w + b, (x, w, b)
     ### END TWIN
 
@@ -300,6 +330,7 @@ def affine_backward_gpu(dout, cache):
     """Same contract as layers.affine_backward: returns (dx, dw, db)."""
     ### BEGIN TWIN: return _on_host(layers.affine_backward, dout, cache)
     x, w, b = cache
+    require_array("dout", dout, devices=True)
     require_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of affine_forward's output")
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], -1).T @ dout
@@ -310,7 +341,7 @@ def affine_backward_gpu(dout, cache):
 def relu_forward_gpu(x):
     """Same contract as layers.relu_forward; cache = x."""
     ### BEGIN TWIN: return _on_host(layers.relu_forward, x)
-    _require_float("x", x)
+    require_array("x", x, devices=True)
     return array_module(x).maximum(x, 0), x
     ### END TWIN
 
@@ -319,37 +350,61 @@ def relu_backward_gpu(dout, cache):
     """Same contract as layers.relu_backward."""
     ### BEGIN TWIN: return _on_host(layers.relu_backward, dout, cache)
     x = cache
+    require_array("dout", dout, devices=True)
     require_shape("dout", dout, x.shape, "the shape of relu_forward's input")
     return (dout * (x > 0)).astype(x.dtype, copy=False)
     ### END TWIN
 
 
-### BEGIN TWIN
-def _check_scores(x, y):
-    """The checks of layers' losses; on a GPU the label range costs one scalar copy back."""
-    _require_float("x", x)
-    if len(x.shape) != 2 or x.shape[0] == 0:
-        raise ValueError(f"x must have shape (N, C) with N >= 1, got shape {x.shape}")
-    xp = array_module(x, y)
-    if xp is np:
-        require_labels(y, x.shape[0], x.shape[1])
-        return
-    if len(y.shape) != 1 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got shape {y.shape}")
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
-    if bool(((y < 0) | (y >= x.shape[1])).any()):
-        raise ValueError(f"y holds labels outside [0, {x.shape[1] - 1}] (x has {x.shape[1]} classes)")
+def sigmoid_forward_gpu(x):
+    """Same contract as layers.sigmoid_forward; cache = out."""
+    ### BEGIN TWIN: return _on_host(layers.sigmoid_forward, x)
+    require_array("x", x, devices=True)
+    xp = array_module(x)
+    a = xp.abs(x)
+    # z = exp(-|x|) in [0, 1] never overflows. Past `limit` it would underflow (a FloatingPointError
+    # under np.errstate(all="raise")), so there it is exp(-limit) * 0 = 0; NaN stays NaN.
+    limit = float(np.floor(-np.log(np.finfo(x.dtype).tiny)))
+    z = (xp.exp(-xp.minimum(a, limit)) * (a < limit)).astype(x.dtype, copy=False)
+    out = xp.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+    return out, out
+    ### END TWIN
 
 
-### END TWIN
+def sigmoid_backward_gpu(dout, cache):
+    """Same contract as layers.sigmoid_backward."""
+    ### BEGIN TWIN: return _on_host(layers.sigmoid_backward, dout, cache)
+    out = cache
+    require_array("dout", dout, devices=True)
+    require_shape("dout", dout, out.shape, "the shape of sigmoid_forward's input")
+    return (dout * out * (1 - out)).astype(out.dtype, copy=False)
+    ### END TWIN
+
+
+def tanh_forward_gpu(x):
+    """Same contract as layers.tanh_forward; cache = out."""
+    ### BEGIN TWIN: return _on_host(layers.tanh_forward, x)
+    require_array("x", x, devices=True)
+    out = array_module(x).tanh(x)
+    return out, out
+    ### END TWIN
+
+
+def tanh_backward_gpu(dout, cache):
+    """Same contract as layers.tanh_backward."""
+    ### BEGIN TWIN: return _on_host(layers.tanh_backward, dout, cache)
+    out = cache
+    require_array("dout", dout, devices=True)
+    require_shape("dout", dout, out.shape, "the shape of tanh_forward's input")
+    return (dout * (1 - out * out)).astype(out.dtype, copy=False)
+    ### END TWIN
 
 
 def softmax_loss_gpu(x, y):
     """Same contract as layers.softmax_loss. On a GPU the loss may stay there as a 0-d array; the
     Solver turns it into a float when it logs it."""
     ### BEGIN TWIN: return _on_host(layers.softmax_loss, x, y)
-    _check_scores(x, y)
+    require_scores_and_labels(x, y, devices=True)
     xp = array_module(x, y)
     N = x.shape[0]
     rows = xp.arange(N)
@@ -366,7 +421,7 @@ def softmax_loss_gpu(x, y):
 def svm_loss_gpu(x, y):
     """Same contract as layers.svm_loss (the loss as for softmax_loss_gpu)."""
     ### BEGIN TWIN: return _on_host(layers.svm_loss, x, y)
-    _check_scores(x, y)
+    require_scores_and_labels(x, y, devices=True)
     xp = array_module(x, y)
     N = x.shape[0]
     rows = xp.arange(N)
@@ -403,18 +458,8 @@ def _normalized_dx(g, x_hat, inv_std, axis):
 def batchnorm_forward_gpu(x, gamma, beta, bn_param):
     """Same contract as layers.batchnorm_forward; cache = (mode, x_hat, gamma, inv_std)."""
     ### BEGIN TWIN: return _on_host(layers.batchnorm_forward, x, gamma, beta, bn_param)
-    mode = get_param(bn_param, "mode", "bn_param")
-    require_mode("bn_param", mode)
-    _require_float("x", x)
-    if len(x.shape) != 2:
-        raise ValueError(f"x must have shape (N, D), got shape {x.shape}")
-    D = x.shape[1]
-    require_shape("gamma", gamma, (D,), f"one scale per feature of x, shape {x.shape}")
-    require_shape("beta", beta, (D,), f"one shift per feature of x, shape {x.shape}")
+    mode, eps, momentum, running_mean, running_var = batchnorm_settings(x, gamma, beta, bn_param, devices=True)
     xp = array_module(x)
-    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
-    running_mean = bn_param.get("running_mean", xp.zeros(D, dtype=x.dtype))
-    running_var = bn_param.get("running_var", xp.zeros(D, dtype=x.dtype))
     if mode == "train":
         x_hat, inv_std, mean, var = _normalize(xp, x, 0, eps)
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean[0]
@@ -432,6 +477,7 @@ def batchnorm_backward_gpu(dout, cache):
     """Same contract as layers.batchnorm_backward(_alt): returns (dx, dgamma, dbeta)."""
     ### BEGIN TWIN: return _on_host(layers.batchnorm_backward_alt, dout, cache)
     mode, x_hat, gamma, inv_std = cache
+    require_array("dout", dout, devices=True)
     require_shape("dout", dout, x_hat.shape, "the shape of batchnorm_forward's output")
     g = dout * gamma
     dx = g * inv_std if mode == "test" else _normalized_dx(g, x_hat, inv_std, 0)
@@ -442,9 +488,7 @@ def batchnorm_backward_gpu(dout, cache):
 def spatial_batchnorm_forward_gpu(x, gamma, beta, bn_param):
     """Same contract as layers.spatial_batchnorm_forward; cache = (x_shape, bn_cache)."""
     ### BEGIN TWIN: return _on_host(layers.spatial_batchnorm_forward, x, gamma, beta, bn_param)
-    _require_float("x", x)
-    if len(x.shape) != 4:
-        raise ValueError(f"x must have shape (N, C, H, W), got shape {x.shape}")
+    require_spatial_norm_inputs(x, gamma, beta, devices=True)
     N, C, H, W = x.shape
     out, bn_cache = batchnorm_forward_gpu(x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta, bn_param)
     return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), (x.shape, bn_cache)
@@ -455,6 +499,7 @@ def spatial_batchnorm_backward_gpu(dout, cache):
     """Same contract as layers.spatial_batchnorm_backward."""
     ### BEGIN TWIN: return _on_host(layers.spatial_batchnorm_backward, dout, cache)
     x_shape, bn_cache = cache
+    require_array("dout", dout, devices=True)
     require_shape("dout", dout, x_shape, "the shape of spatial_batchnorm_forward's output")
     N, C, H, W = x_shape
     dx, dgamma, dbeta = batchnorm_backward_gpu(dout.transpose(0, 2, 3, 1).reshape(-1, C), bn_cache)
@@ -465,13 +510,8 @@ def spatial_batchnorm_backward_gpu(dout, cache):
 def layernorm_forward_gpu(x, gamma, beta, ln_param):
     """Same contract as layers.layernorm_forward; cache = (x_hat, gamma, inv_std)."""
     ### BEGIN TWIN: return _on_host(layers.layernorm_forward, x, gamma, beta, ln_param)
-    _require_float("x", x)
-    if len(x.shape) != 2:
-        raise ValueError(f"x must have shape (N, D), got shape {x.shape}")
-    require_shape("gamma", gamma, (x.shape[1],), f"one scale per feature of x, shape {x.shape}")
-    require_shape("beta", beta, (x.shape[1],), f"one shift per feature of x, shape {x.shape}")
-    xp = array_module(x)
-    x_hat, inv_std, _, _ = _normalize(xp, x, 1, ln_param.get("eps", 1e-5))
+    eps = layernorm_settings(x, gamma, beta, ln_param, devices=True)
+    x_hat, inv_std, _, _ = _normalize(array_module(x), x, 1, eps)
     return (gamma * x_hat + beta).astype(x.dtype, copy=False), (x_hat, gamma, inv_std)
     ### END TWIN
 
@@ -480,6 +520,7 @@ def layernorm_backward_gpu(dout, cache):
     """Same contract as layers.layernorm_backward."""
     ### BEGIN TWIN: return _on_host(layers.layernorm_backward, dout, cache)
     x_hat, gamma, inv_std = cache
+    require_array("dout", dout, devices=True)
     require_shape("dout", dout, x_hat.shape, "the shape of layernorm_forward's output")
     dx = _normalized_dx(dout * gamma, x_hat, inv_std, 1)
     return layers._norm_grads(dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0), x_hat, gamma)
@@ -489,16 +530,9 @@ def layernorm_backward_gpu(dout, cache):
 def spatial_groupnorm_forward_gpu(x, gamma, beta, G, gn_param):
     """Same contract as layers.spatial_groupnorm_forward; cache = (G, x_hat, gamma, inv_std)."""
     ### BEGIN TWIN: return _on_host(layers.spatial_groupnorm_forward, x, gamma, beta, G, gn_param)
-    _require_float("x", x)
-    if len(x.shape) != 4:
-        raise ValueError(f"x must have shape (N, C, H, W), got shape {x.shape}")
-    N, C = x.shape[:2]
-    require_shape("gamma", gamma, (1, C, 1, 1), f"one per channel of x, shape {x.shape}")
-    require_shape("beta", beta, (1, C, 1, 1), f"one per channel of x, shape {x.shape}")
-    if isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < 1 or C % G:
-        raise ValueError(f"G must be a positive integer dividing the {C} channels of x (shape {x.shape}), got {G!r}")
-    xp = array_module(x)
-    x_hat, inv_std, _, _ = _normalize(xp, x.reshape(N, G, -1), 2, gn_param.get("eps", 1e-5))
+    eps = groupnorm_settings(x, gamma, beta, G, gn_param, devices=True)
+    N = x.shape[0]
+    x_hat, inv_std, _, _ = _normalize(array_module(x), x.reshape(N, G, -1), 2, eps)
     x_hat = x_hat.reshape(x.shape)
     return (gamma * x_hat + beta).astype(x.dtype, copy=False), (G, x_hat, gamma, inv_std)
     ### END TWIN
@@ -508,6 +542,7 @@ def spatial_groupnorm_backward_gpu(dout, cache):
     """Same contract as layers.spatial_groupnorm_backward."""
     ### BEGIN TWIN: return _on_host(layers.spatial_groupnorm_backward, dout, cache)
     G, x_hat, gamma, inv_std = cache
+    require_array("dout", dout, devices=True)
     require_shape("dout", dout, x_hat.shape, "the shape of spatial_groupnorm_forward's output")
     N = dout.shape[0]
     g = (dout * gamma).reshape(N, G, -1)
@@ -518,26 +553,26 @@ def spatial_groupnorm_backward_gpu(dout, cache):
 
 
 def dropout_forward_gpu(x, dropout_param):
-    """Same contract as layers.dropout_forward (p = KEEP probability, inverted dropout).
+    """Same contract as layers.dropout_forward (p = KEEP probability; dropout_param["kind"]
+    'inverted', the default, or 'vanilla').
 
     The mask is drawn where x lives: from ``xp.random.default_rng(seed)`` when the param has a
     seed, else from ``dropout_param["rng"]`` (a generator of x's device), else a fresh one.
     """
     ### BEGIN TWIN: return _on_host(layers.dropout_forward, x, dropout_param)
-    _require_float("x", x)
-    p = get_param(dropout_param, "p", "dropout_param")
-    mode = get_param(dropout_param, "mode", "dropout_param")
-    require_mode("dropout_param", mode)
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 < p <= 1:
-        raise ValueError(f"dropout_param['p'] is the probability of KEEPING a unit, in (0, 1]; got {p!r}")
+    p, mode, kind = dropout_settings(x, dropout_param, devices=True)
     if mode == "test":
-        return x.copy(), (dropout_param, None)
+        out = x.copy() if kind == "inverted" else (x * p).astype(x.dtype, copy=False)
+        return out, (dropout_param, None)
     xp = array_module(x)
     if "seed" in dropout_param:
         rng = xp.random.default_rng(dropout_param["seed"])
     else:
         rng = dropout_param.get("rng") or xp.random.default_rng()
-    mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)
+    if kind == "inverted":
+        mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)
+    else:
+        mask = (rng.random(x.shape) < p).astype(x.dtype)
     return x * mask, (dropout_param, mask)
     ### END TWIN
 
@@ -545,9 +580,12 @@ def dropout_forward_gpu(x, dropout_param):
 def dropout_backward_gpu(dout, cache):
     """Same contract as layers.dropout_backward."""
     ### BEGIN TWIN: return _on_host(layers.dropout_backward, dout, cache)
-    _, mask = cache
-    if mask is None:
+    dropout_param, mask = cache
+    require_array("dout", dout, devices=True)
+    if mask is not None:
+        require_shape("dout", dout, mask.shape, "the shape of dropout_forward's input")
+        return (dout * mask).astype(mask.dtype, copy=False)
+    if dropout_param.get("kind", "inverted") == "inverted":
         return dout.copy()
-    require_shape("dout", dout, mask.shape, "the shape of dropout_forward's input")
-    return (dout * mask).astype(mask.dtype, copy=False)
+    return (dout * dropout_param["p"]).astype(dout.dtype, copy=False)
     ### END TWIN

@@ -17,25 +17,18 @@ The argument checks at the top of each function are given; the math between
 import numpy as np
 
 from assignment.checks import (
-    conv_output_shape,
-    get_param,
-    pool_output_shape,
-    require_float,
-    require_labels,
-    require_min_ndim,
-    require_mode,
-    require_ndim,
+    affine_geometry,
+    batchnorm_settings,
+    conv_geometry,
+    dropout_settings,
+    groupnorm_settings,
+    layernorm_settings,
+    pool_geometry,
+    require_array,
+    require_scores_and_labels,
     require_shape,
+    require_spatial_norm_inputs,
 )
-
-
-def _require_array(name, arr, integers_ok=False):
-    """A numpy array of floats (or, with integers_ok, of any real numbers: CS231n passes integer gamma)."""
-    if not isinstance(arr, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(arr).__name__}")
-    if not (integers_ok and arr.dtype.kind in "iu"):
-        require_float(name, arr)
-
 
 # ----------------------------------------------------------------------------------------------
 # Affine and ReLU
@@ -57,14 +50,7 @@ def affine_forward(x, w, b):
     - out: output, of shape (N, M)
     - cache: (x, w, b), read only by affine_backward
     """
-    for name, arr in (("x", x), ("w", w), ("b", b)):
-        _require_array(name, arr)
-    require_min_ndim("x", x, 2)
-    require_ndim("w", w, 2, "(D, M)")
-    D = int(np.prod(x.shape[1:]))
-    if w.shape[0] != D:
-        raise ValueError(f"w must have shape ({D}, M) to match x of shape {x.shape} (D = {D}), got shape {w.shape}")
-    require_shape("b", b, (w.shape[1],), f"to match w of shape {w.shape}")
+    D = affine_geometry(x, w, b)
 
     ### BEGIN SOLUTION
     out = x.reshape(x.shape[0], D) @ w + b
@@ -86,7 +72,7 @@ def affine_backward(dout, cache):
     - db: gradient with respect to b, of shape (M,)
     """
     x, w, b = cache
-    _require_array("dout", dout)
+    require_array("dout", dout)
     require_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of affine_forward's output")
 
     ### BEGIN SOLUTION
@@ -108,7 +94,7 @@ def relu_forward(x):
     - out: output, of the same shape and dtype as x
     - cache: x, read only by relu_backward
     """
-    _require_array("x", x)
+    require_array("x", x)
 
     ### BEGIN SOLUTION
     out = np.maximum(x, 0)
@@ -130,7 +116,7 @@ def relu_backward(dout, cache):
     - dx: gradient with respect to x, of the shape and dtype of x
     """
     x = cache
-    _require_array("dout", dout)
+    require_array("dout", dout)
     require_shape("dout", dout, x.shape, "the shape of relu_forward's input")
 
     ### BEGIN SOLUTION
@@ -139,19 +125,95 @@ def relu_backward(dout, cache):
     return dx.astype(x.dtype, copy=False)
 
 
+def sigmoid_forward(x):
+    """Forward pass of a layer of logistic sigmoid units, 1 / (1 + exp(-x)).
+
+    Must not overflow, nor warn, for large |x| (x = -1000 gives 0, x = 1000 gives 1): exp of a
+    large positive number overflows, exp of a large negative one underflows quietly to 0.
+
+    Inputs:
+    - x: input, of any shape
+
+    Returns a tuple of:
+    - out: output, of the same shape and dtype as x, in [0, 1]
+    - cache: out, read only by sigmoid_backward (the derivative is out * (1 - out))
+    """
+    require_array("x", x)
+
+    ### BEGIN SOLUTION
+    with np.errstate(under="ignore"):  # exp(-1000) is 0: the right answer, not an error
+        z = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+    out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    ### END SOLUTION
+    out = out.astype(x.dtype, copy=False)
+    cache = out
+    return out, cache
+
+
+def sigmoid_backward(dout, cache):
+    """Backward pass of a layer of logistic sigmoid units.
+
+    Inputs:
+    - dout: upstream derivative, of the shape of x
+    - cache: out, the output of sigmoid_forward
+
+    Returns:
+    - dx: gradient with respect to x, of the shape and dtype of x
+    """
+    out = cache
+    require_array("dout", dout)
+    require_shape("dout", dout, out.shape, "the shape of sigmoid_forward's input")
+
+    ### BEGIN SOLUTION
+    dx = dout * out * (1 - out)
+    ### END SOLUTION
+    return dx.astype(out.dtype, copy=False)
+
+
+def tanh_forward(x):
+    """Forward pass of a layer of hyperbolic tangent units.
+
+    Inputs:
+    - x: input, of any shape
+
+    Returns a tuple of:
+    - out: output, of the same shape and dtype as x, in [-1, 1]
+    - cache: out, read only by tanh_backward (the derivative is 1 - out ** 2)
+    """
+    require_array("x", x)
+
+    ### BEGIN SOLUTION
+    out = np.tanh(x)
+    ### END SOLUTION
+    out = out.astype(x.dtype, copy=False)
+    cache = out
+    return out, cache
+
+
+def tanh_backward(dout, cache):
+    """Backward pass of a layer of hyperbolic tangent units.
+
+    Inputs:
+    - dout: upstream derivative, of the shape of x
+    - cache: out, the output of tanh_forward
+
+    Returns:
+    - dx: gradient with respect to x, of the shape and dtype of x
+    """
+    out = cache
+    require_array("dout", dout)
+    require_shape("dout", dout, out.shape, "the shape of tanh_forward's input")
+
+    ### BEGIN SOLUTION
+    dx = dout * (1 - out * out)
+    ### END SOLUTION
+    return dx.astype(out.dtype, copy=False)
+
+
 # ----------------------------------------------------------------------------------------------
 # Losses
 # ----------------------------------------------------------------------------------------------
 
-
-def _check_scores_and_labels(x, y):
-    _require_array("x", x)
-    require_ndim("x", x, 2, "(N, C)")
-    if not isinstance(y, np.ndarray):
-        raise ValueError(f"y must be a numpy array of integer labels, got {type(y).__name__}")
-    require_labels(y, x.shape[0], x.shape[1])
-    if x.shape[0] == 0:
-        raise ValueError(f"x must hold at least one example, got shape {x.shape}")
 
 
 def svm_loss(x, y):
@@ -167,7 +229,7 @@ def svm_loss(x, y):
     - loss: a scalar (Python float)
     - dx: gradient of the loss with respect to x, of the shape and dtype of x
     """
-    _check_scores_and_labels(x, y)
+    require_scores_and_labels(x, y)
 
     ### BEGIN SOLUTION
     N = x.shape[0]
@@ -195,7 +257,7 @@ def softmax_loss(x, y):
     - loss: a scalar (Python float)
     - dx: gradient of the loss with respect to x, of the shape and dtype of x
     """
-    _check_scores_and_labels(x, y)
+    require_scores_and_labels(x, y)
 
     ### BEGIN SOLUTION
     N = x.shape[0]
@@ -223,16 +285,6 @@ def _norm_grads(dx, dgamma, dbeta, x_hat, gamma):
         dgamma.astype(param_dtype, copy=False),
         dbeta.astype(param_dtype, copy=False),
     )
-
-
-def _check_norm_inputs(x, gamma, beta, x_layout="(N, D)"):
-    _require_array("x", x)
-    for name, arr in (("gamma", gamma), ("beta", beta)):
-        _require_array(name, arr, integers_ok=True)
-    require_ndim("x", x, 2, x_layout)
-    D = x.shape[1]
-    require_shape("gamma", gamma, (D,), f"one scale per feature of x, shape {x.shape}")
-    require_shape("beta", beta, (D,), f"one shift per feature of x, shape {x.shape}")
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
@@ -264,18 +316,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
       x_hat = (x - mean) * inv_std is the normalized input and inv_std = 1 / sqrt(var + eps)
       for the statistics the mode used (batch or running).
     """
-    _check_norm_inputs(x, gamma, beta)
-    mode = get_param(bn_param, "mode", "bn_param")
-    require_mode("bn_param", mode)
-    eps = bn_param.get("eps", 1e-5)
-    momentum = bn_param.get("momentum", 0.9)
-    N, D = x.shape
-    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
-    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
-    require_shape("bn_param['running_mean']", running_mean, (D,), f"one per feature of x, shape {x.shape}")
-    require_shape("bn_param['running_var']", running_var, (D,), f"one per feature of x, shape {x.shape}")
-    if mode == "train" and N < 1:
-        raise ValueError(f"x must hold at least one example in train mode, got shape {x.shape}")
+    mode, eps, momentum, running_mean, running_var = batchnorm_settings(x, gamma, beta, bn_param)
 
     ### BEGIN SOLUTION
     if mode == "train":
@@ -309,7 +350,7 @@ def batchnorm_backward(dout, cache):
     - dbeta: gradient with respect to beta, of shape (D,)
     """
     mode, x_hat, gamma, inv_std = cache
-    _require_array("dout", dout)
+    require_array("dout", dout)
     require_shape("dout", dout, x_hat.shape, "the shape of batchnorm_forward's output")
 
     ### BEGIN SOLUTION
@@ -346,7 +387,7 @@ def batchnorm_backward_alt(dout, cache):
     Inputs and outputs as batchnorm_backward.
     """
     mode, x_hat, gamma, inv_std = cache
-    _require_array("dout", dout)
+    require_array("dout", dout)
     require_shape("dout", dout, x_hat.shape, "the shape of batchnorm_forward's output")
 
     ### BEGIN SOLUTION
@@ -381,12 +422,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     - cache: (x_hat, gamma, inv_std), read by layernorm_backward; x_hat of shape (N, D) and
       inv_std = 1 / sqrt(var + eps) of shape (N, 1)
     """
-    _check_norm_inputs(x, gamma, beta)
-    if not isinstance(ln_param, dict):
-        raise ValueError(f"ln_param must be a dict, got {type(ln_param).__name__}")
-    eps = ln_param.get("eps", 1e-5)
-    if x.shape[1] < 1:
-        raise ValueError(f"x must have at least one feature, got shape {x.shape}")
+    eps = layernorm_settings(x, gamma, beta, ln_param)
 
     ### BEGIN SOLUTION
     mean = x.mean(axis=1, keepdims=True)
@@ -412,7 +448,7 @@ def layernorm_backward(dout, cache):
     - dbeta: gradient with respect to beta, of shape (D,)
     """
     x_hat, gamma, inv_std = cache
-    _require_array("dout", dout)
+    require_array("dout", dout)
     require_shape("dout", dout, x_hat.shape, "the shape of layernorm_forward's output")
 
     ### BEGIN SOLUTION
@@ -431,17 +467,19 @@ def layernorm_backward(dout, cache):
 
 
 def dropout_forward(x, dropout_param):
-    """Forward pass of inverted dropout.
+    """Forward pass of dropout, inverted (the default) or vanilla.
 
-    At train time each unit is KEPT with probability p and the kept units are scaled by 1/p,
-    so the expected output equals the input and test time needs no rescaling: at test time
-    the layer is the identity.
+    At train time each unit is KEPT with probability p. Inverted dropout scales the kept units
+    by 1/p, so the expected output equals the input and test time needs no rescaling: at test
+    time the layer is the identity. Vanilla dropout (the original paper's, and Nielsen's
+    network3) does not scale at train time; at test time it multiplies every unit by p instead.
 
     Inputs:
     - x: input, of any shape
     - dropout_param: dict with
       - p: probability of keeping each unit, in (0, 1] (required)
       - mode: 'train' or 'test' (required)
+      - kind: 'inverted' (the default when absent) or 'vanilla'
       - seed: optional; when given, the mask comes from np.random.default_rng(seed), so every
         call with the same seed draws the same mask (for gradient checks)
       - rng: optional; a random generator (np.random.Generator, or anything with a
@@ -450,15 +488,10 @@ def dropout_forward(x, dropout_param):
 
     Returns a tuple of:
     - out: of the shape and dtype of x
-    - cache: (dropout_param, mask); mask of x's shape and dtype holding 0 or 1/p in train
-      mode, None in test mode
+    - cache: (dropout_param, mask); mask of x's shape and dtype holding 0 or 1/p (inverted) or
+      0 or 1 (vanilla) in train mode, None in test mode
     """
-    _require_array("x", x)
-    p = get_param(dropout_param, "p", "dropout_param")
-    mode = get_param(dropout_param, "mode", "dropout_param")
-    require_mode("dropout_param", mode)
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 < p <= 1:
-        raise ValueError(f"dropout_param['p'] is the probability of KEEPING a unit and must lie in (0, 1], got {p!r}")
+    p, mode, kind = dropout_settings(x, dropout_param)
     if "seed" in dropout_param:
         rng = np.random.default_rng(dropout_param["seed"])
     elif "rng" in dropout_param:
@@ -469,17 +502,20 @@ def dropout_forward(x, dropout_param):
     mask = None
     ### BEGIN SOLUTION
     if mode == "train":
-        mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)
+        keep = rng.random(x.shape) < p
+        mask = (keep / p if kind == "inverted" else keep).astype(x.dtype)
         out = x * mask
-    else:
+    elif kind == "inverted":
         out = x.copy()
+    else:
+        out = x * p
     ### END SOLUTION
     cache = (dropout_param, mask)
     return out.astype(x.dtype, copy=False), cache
 
 
 def dropout_backward(dout, cache):
-    """Backward pass of inverted dropout.
+    """Backward pass of dropout, inverted or vanilla (``dropout_param["kind"]``).
 
     Inputs:
     - dout: upstream derivative, of the shape of x
@@ -489,30 +525,24 @@ def dropout_backward(dout, cache):
     - dx: gradient with respect to x, of the shape of x
     """
     dropout_param, mask = cache
-    _require_array("dout", dout)
+    require_array("dout", dout)
     if mask is not None:
         require_shape("dout", dout, mask.shape, "the shape of dropout_forward's input")
 
     ### BEGIN SOLUTION
     if dropout_param["mode"] == "train":
         dx = dout * mask
-    else:
+    elif dropout_param.get("kind", "inverted") == "inverted":
         dx = dout.copy()
+    else:
+        dx = dout * dropout_param["p"]
     ### END SOLUTION
-    return dx if mask is None else dx.astype(mask.dtype, copy=False)
+    return dx.astype(dout.dtype if mask is None else mask.dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------
 # Convolution and pooling
 # ----------------------------------------------------------------------------------------------
-
-
-def _conv_geometry(x, w, b, conv_param):
-    for name, arr in (("x", x), ("w", w), ("b", b)):
-        _require_array(name, arr)
-    stride = get_param(conv_param, "stride", "conv_param")
-    pad = get_param(conv_param, "pad", "conv_param")
-    return conv_output_shape(x.shape, w.shape, b.shape, stride, pad), stride, pad
 
 
 def conv_forward_naive(x, w, b, conv_param):
@@ -539,7 +569,7 @@ def conv_forward_naive(x, w, b, conv_param):
     - out: output, of shape (N, F, H', W')
     - cache: (x, w, b, conv_param), read only by conv_backward_naive
     """
-    (N, F, H_out, W_out), stride, pad = _conv_geometry(x, w, b, conv_param)
+    (N, F, H_out, W_out), stride, pad = conv_geometry(x, w, b, conv_param)
 
     ### BEGIN SOLUTION
     _, _, HH, WW = w.shape
@@ -568,8 +598,8 @@ def conv_backward_naive(dout, cache):
     - db: gradient with respect to b, of shape (F,)
     """
     x, w, b, conv_param = cache
-    out_shape, stride, pad = _conv_geometry(x, w, b, conv_param)
-    _require_array("dout", dout)
+    out_shape, stride, pad = conv_geometry(x, w, b, conv_param)
+    require_array("dout", dout)
     require_shape("dout", dout, out_shape, "the shape of conv_forward_naive's output")
 
     ### BEGIN SOLUTION
@@ -593,14 +623,6 @@ def conv_backward_naive(dout, cache):
     return dx.astype(x.dtype), dw.astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
 
 
-def _pool_geometry(x, pool_param):
-    _require_array("x", x)
-    ph = get_param(pool_param, "pool_height", "pool_param")
-    pw = get_param(pool_param, "pool_width", "pool_param")
-    stride = get_param(pool_param, "stride", "pool_param")
-    return pool_output_shape(x.shape, ph, pw, stride), ph, pw, stride
-
-
 def max_pool_forward_naive(x, pool_param):
     """Forward pass of max pooling, with loops.
 
@@ -616,7 +638,7 @@ def max_pool_forward_naive(x, pool_param):
     - out: of shape (N, C, 1 + (H - PH) // S, 1 + (W - PW) // S)
     - cache: (x, pool_param), read only by max_pool_backward_naive
     """
-    (N, C, H_out, W_out), ph, pw, stride = _pool_geometry(x, pool_param)
+    (N, C, H_out, W_out), ph, pw, stride = pool_geometry(x, pool_param)
 
     ### BEGIN SOLUTION
     out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
@@ -644,8 +666,8 @@ def max_pool_backward_naive(dout, cache):
     - dx: gradient with respect to x, of shape (N, C, H, W)
     """
     x, pool_param = cache
-    out_shape, ph, pw, stride = _pool_geometry(x, pool_param)
-    _require_array("dout", dout)
+    out_shape, ph, pw, stride = pool_geometry(x, pool_param)
+    require_array("dout", dout)
     require_shape("dout", dout, out_shape, "the shape of max_pool_forward_naive's output")
 
     ### BEGIN SOLUTION
@@ -663,14 +685,67 @@ def max_pool_backward_naive(dout, cache):
     return dx
 
 
+def avg_pool_forward_naive(x, pool_param):
+    """Forward pass of average (mean) pooling, with loops.
+
+    The same windows as max pooling: no padding; they may overlap (stride < window) and need
+    not be square.
+
+    Inputs:
+    - x: input, of shape (N, C, H, W)
+    - pool_param: {"pool_height": PH, "pool_width": PW, "stride": S}
+
+    The stride must tile the input: (H - PH) and (W - PW) must be divisible by S.
+
+    Returns a tuple of:
+    - out: the mean of each window, of shape (N, C, 1 + (H - PH) // S, 1 + (W - PW) // S)
+    - cache: (x, pool_param), read only by avg_pool_backward_naive
+    """
+    (N, C, H_out, W_out), ph, pw, stride = pool_geometry(x, pool_param)
+
+    ### BEGIN SOLUTION
+    out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]
+            out[:, :, i, j] = window.mean(axis=(2, 3))
+    ### END SOLUTION
+    cache = (x, pool_param)
+    return out, cache
+
+
+def avg_pool_backward_naive(dout, cache):
+    """Backward pass of average pooling, with loops.
+
+    Each window spreads its upstream derivative evenly over its PH * PW positions; where
+    windows overlap, the shares one position receives add up.
+
+    Inputs:
+    - dout: upstream derivative, of shape (N, C, H', W')
+    - cache: (x, pool_param) from avg_pool_forward_naive
+
+    Returns:
+    - dx: gradient with respect to x, of shape (N, C, H, W) and x's dtype
+    """
+    x, pool_param = cache
+    out_shape, ph, pw, stride = pool_geometry(x, pool_param)
+    require_array("dout", dout)
+    require_shape("dout", dout, out_shape, "the shape of avg_pool_forward_naive's output")
+
+    ### BEGIN SOLUTION
+    N, C, H_out, W_out = out_shape
+    dx = np.zeros_like(x)
+    per_position = dout / (ph * pw)
+    for i in range(H_out):
+        for j in range(W_out):
+            dx[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw] += per_position[:, :, i, j, None, None]
+    ### END SOLUTION
+    return dx
+
+
 # ----------------------------------------------------------------------------------------------
 # Spatial batch normalization and group normalization
 # ----------------------------------------------------------------------------------------------
-
-
-def _check_spatial_x(x):
-    _require_array("x", x)
-    require_ndim("x", x, 4, "(N, C, H, W)")
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
@@ -691,11 +766,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     - cache: (x_shape, bn_cache): the shape of x, and the cache of batchnorm_forward on the
       (N * H * W, C) view of x
     """
-    _check_spatial_x(x)
-    C = x.shape[1]
-    for name, arr in (("gamma", gamma), ("beta", beta)):
-        _require_array(name, arr, integers_ok=True)
-        require_shape(name, arr, (C,), f"one per channel of x, shape {x.shape}")
+    require_spatial_norm_inputs(x, gamma, beta)
 
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
@@ -720,7 +791,7 @@ def spatial_batchnorm_backward(dout, cache):
     - dbeta: gradient with respect to beta, of shape (C,)
     """
     x_shape, bn_cache = cache
-    _require_array("dout", dout)
+    require_array("dout", dout)
     require_shape("dout", dout, x_shape, "the shape of spatial_batchnorm_forward's output")
 
     ### BEGIN SOLUTION
@@ -752,16 +823,8 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     - cache: (G, x_hat, gamma, inv_std), read by spatial_groupnorm_backward; x_hat of x's
       shape, inv_std = 1 / sqrt(var + eps) of shape (N, G, 1)
     """
-    _check_spatial_x(x)
+    eps = groupnorm_settings(x, gamma, beta, G, gn_param)
     N, C, H, W = x.shape
-    for name, arr in (("gamma", gamma), ("beta", beta)):
-        _require_array(name, arr, integers_ok=True)
-        require_shape(name, arr, (1, C, 1, 1), f"one per channel of x, shape {x.shape}")
-    if isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < 1 or C % G:
-        raise ValueError(f"G must be a positive integer dividing the {C} channels of x (shape {x.shape}), got {G!r}")
-    if not isinstance(gn_param, dict):
-        raise ValueError(f"gn_param must be a dict, got {type(gn_param).__name__}")
-    eps = gn_param.get("eps", 1e-5)
 
     ### BEGIN SOLUTION
     groups = x.reshape(N, G, -1)
@@ -788,7 +851,7 @@ def spatial_groupnorm_backward(dout, cache):
     - dbeta: gradient with respect to beta, of shape (1, C, 1, 1)
     """
     G, x_hat, gamma, inv_std = cache
-    _require_array("dout", dout)
+    require_array("dout", dout)
     require_shape("dout", dout, x_hat.shape, "the shape of spatial_groupnorm_forward's output")
 
     ### BEGIN SOLUTION

@@ -3,15 +3,17 @@
     python benchmarks/bench_layers.py [--threads 1 2] [--dtypes float32 float64] [--write]
     python benchmarks/bench_layers.py --fallback [--threads 2] [--dtypes float32] [--write]
 
-For every row of ``assignment.registry`` (the DeepConvNet convolutions and pools at batch 100 on
-1x28x28 Fashion-MNIST, the CS231n notebook's cell shapes), forward + backward, at each thread
-count and dtype, all in one process and one run:
+For every row of ``assignment.registry`` with benchmark shapes (the DeepConvNet convolutions and
+pools at batch 100 on 1x28x28 Fashion-MNIST, the CS231n notebook's cell shapes), forward +
+backward, at each thread count and dtype, all in one process and one run:
 
-- ours: ``conv_forward_fast`` + ``conv_backward_fast`` (resp. max-pool, affine, ReLU), numpy
-  arrays in (the convolution rows it runs by Winograd F(2x2, 3x3) are marked);
-- torch: ``F.conv2d`` / ``F.max_pool2d`` / ``x @ w + b`` / ``torch.relu`` / ``relu(F.conv2d)`` forward +
-  ``torch.autograd.grad`` for every input (dx included, as the naive contract returns it),
-  ``torch.set_num_threads``;
+- ours: the Cython twins, ``conv_forward_fast`` + ``conv_backward_fast`` (resp. max and average
+  pooling, ReLU, conv+ReLU), numpy arrays in (the convolution rows it runs by Winograd F(2x2, 3x3)
+  are marked); for a row whose naive layer serves as the fast one (``fast=False``: affine,
+  sigmoid, tanh), that naive layer, marked *(naive serves)*;
+- torch: ``F.conv2d`` / ``F.max_pool2d`` / ``F.avg_pool2d`` / ``x @ w + b`` / ``torch.relu`` /
+  ``torch.sigmoid`` / ``torch.tanh`` / ``relu(F.conv2d)`` forward + ``torch.autograd.grad`` for every
+  input (dx included, as the naive contract returns it), ``torch.set_num_threads``;
 - naive: ``assignment.layers`` on the same shapes (measured, never extrapolated);
 - GEMM: the three ``np.matmul`` calls of an im2col convolution at its shapes
   ((F, K) @ (K, N*P), (F, N*P) @ (N*P, K), (K, F) @ (F, N*P) with K = C*HH*WW, P = H'*W'),
@@ -44,7 +46,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report import update_section  # noqa: E402
 
 from assignment import fast_layers  # noqa: E402
-from assignment.registry import AFFINE, CONV, CONV_RELU, DEEPCONVNET_CONVS, MAX_POOL, RELU, TWINS  # noqa: E402
+from assignment.registry import (  # noqa: E402
+    AFFINE,
+    AVG_POOL,
+    CONV,
+    CONV_RELU,
+    DEEPCONVNET_CONVS,
+    MAX_POOL,
+    OPS,
+    RELU,
+    SIGMOID,
+    TANH,
+)
 
 SECTION = "fast-layers"
 FALLBACK_SECTION = "fast-layers-fallback"
@@ -95,7 +108,7 @@ def paired_best_ms(fns, repeats, gap_s=0.01):
 
 
 def ours_step(twin, case, dtype, impl="cython"):
-    """Forward + backward of one case with the fast CPU twins of ``impl`` ("cython" or "numpy")."""
+    """Forward + backward of one case with ``impl``: the CPU twins ("cython" or "numpy"), or "naive"."""
     arrays, dout = case.draw(dtype)
     param = case.param
     backward = twin.backward(impl)
@@ -130,6 +143,9 @@ def torch_step(torch, twin, case, dtype):
     elif twin is MAX_POOL:
         def forward():
             return F.max_pool2d(leaves[0], (p["pool_height"], p["pool_width"]), stride=p["stride"])
+    elif twin is AVG_POOL:
+        def forward():
+            return F.avg_pool2d(leaves[0], (p["pool_height"], p["pool_width"]), stride=p["stride"])
     elif twin is AFFINE:
         def forward():
             x, w, b = leaves
@@ -137,6 +153,12 @@ def torch_step(torch, twin, case, dtype):
     elif twin is RELU:
         def forward():
             return torch.relu(leaves[0])
+    elif twin is SIGMOID:
+        def forward():
+            return torch.sigmoid(leaves[0])
+    elif twin is TANH:
+        def forward():
+            return torch.tanh(leaves[0])
     elif twin is CONV_RELU:
         def forward():
             return torch.relu(F.conv2d(*leaves, stride=p["stride"], padding=p["pad"]))
@@ -212,6 +234,10 @@ def fmt_ms(v):
     return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
+# Every row with benchmark shapes: the Cython twins, and the naive layers that serve as the fast ones.
+BENCHED = tuple(op for op in OPS if op.bench_cases)
+
+
 def _winograd(twin, case):
     """Whether conv_forward_fast takes the Winograd path on this case (else im2col)."""
     if twin not in (CONV, CONV_RELU):
@@ -223,23 +249,27 @@ def _winograd(twin, case):
 def run(args):
     import torch
 
-    results = []  # (threads, dtype, label, ours, torch, naive, gemm)
+    results = []  # (threads, dtype, op name, label, ours, torch, naive, gemm)
     for threads in args.threads:
         torch.set_num_threads(threads)
         with threadpool_limits(limits=threads):
             assert fast_layers.twins("cython").num_threads() == threads
             for dtype_name in args.dtypes:
                 dtype = np.dtype(dtype_name)
-                for twin in TWINS:
+                for twin in BENCHED:
+                    impl = "cython" if twin.fast else "naive"
                     for case in twin.bench_cases:
                         ours, theirs = paired_best_ms(
-                            [ours_step(twin, case, dtype), torch_step(torch, twin, case, dtype)], args.repeats)
-                        naive = best_ms(naive_step(twin, case, dtype), args.naive_repeats)
+                            [ours_step(twin, case, dtype, impl), torch_step(torch, twin, case, dtype)], args.repeats)
+                        # where the naive layer serves, ours is it, timed like the twins (more calls)
+                        naive = best_ms(naive_step(twin, case, dtype), args.naive_repeats) if twin.fast else ours
                         gemm = best_ms(gemm_step(case, dtype), args.repeats) if twin is CONV else None
                         label = case.label + (" (Winograd)" if _winograd(twin, case) else "")
-                        results.append((threads, dtype_name, label, ours, theirs, naive, gemm))
-                        print(f"{threads} thr {dtype_name} {case.label}: ours {ours:.2f} ms, torch {theirs:.2f}, "
-                              f"naive {naive:.1f}" + (f", GEMM {gemm:.2f}" if gemm else ""), flush=True)
+                        label += "" if twin.fast else " (naive serves)"
+                        results.append((threads, dtype_name, twin.name, label, ours, theirs, naive, gemm))
+                        print(f"{threads} thr {dtype_name} {twin.name} {label}: ours {ours:.2f} ms, "
+                              f"torch {theirs:.2f}, naive {naive:.1f}" + (f", GEMM {gemm:.2f}" if gemm else ""),
+                              flush=True)
                 six = [(CONV, c) for c in DEEPCONVNET_CONVS]
                 pair = [sequence([ours_step(t, c, dtype) for t, c in six]),
                         sequence([torch_step(torch, t, c, dtype) for t, c in six])]
@@ -252,7 +282,7 @@ def run(args):
                 SPREAD[(threads, dtype_name)] = [o / t for o, t in rounds]
                 naive = best_ms(sequence([naive_step(t, c, dtype) for t, c in six]), args.naive_repeats)
                 gemm = best_ms(sequence([gemm_step(c, dtype) for _, c in six]), args.repeats)
-                results.append((threads, dtype_name, SIX, ours, theirs, naive, gemm))
+                results.append((threads, dtype_name, CONV.name, SIX, ours, theirs, naive, gemm))
                 print(f"{threads} thr {dtype_name} six convs: ours {ours:.1f} ms, torch {theirs:.1f}, "
                       f"naive {naive:.0f}, GEMM {gemm:.1f}", flush=True)
     return results
@@ -312,32 +342,31 @@ def fallback_markdown(rows, args, command, load_before, load_after):
 
 def targets(results):
     """Issue 4's targets, judged on this run (2 threads)."""
-    get = {(r[0], r[1], r[2]): r for r in results}
-    rows = []
-    six32, six64 = get.get((2, "float32", SIX)), get.get((2, "float64", SIX))
-    pool = get.get((2, "float32", MAX_POOL.bench_cases[0].label))
+    get = {(r[0], r[1], r[2], r[3]): r[4:6] for r in results}  # -> (ours ms, torch ms)
+    six32, six64 = get.get((2, "float32", CONV.name, SIX)), get.get((2, "float64", CONV.name, SIX))
+    pool = get.get((2, "float32", MAX_POOL.name, MAX_POOL.bench_cases[0].label))
+
     def spread(dtype_name):
         ratios = SPREAD.get((2, dtype_name))
         if not ratios or len(ratios) < 2:
             return ""
         return f"; median of {len(ratios)} rounds, range {ratios[0]:.2f}-{ratios[-1]:.2f}"
 
+    rows = []
     if six32:
-        ratio = six32[3] / six32[4]
+        ratio = six32[0] / six32[1]
         rows.append(("six convs, float32, fwd+bwd, 2 threads: <= 1.3x PyTorch",
-                     f"{ratio:.2f}x ({six32[3]:.1f} vs {six32[4]:.1f} ms{spread('float32')})", ratio <= 1.3))
+                     f"{ratio:.2f}x ({six32[0]:.1f} vs {six32[1]:.1f} ms{spread('float32')})", ratio <= 1.3))
     if six64:
-        ratio = six64[3] / six64[4]
+        ratio = six64[0] / six64[1]
         rows.append(("six convs, float64, 2 threads: faster than PyTorch",
-                     f"{ratio:.2f}x ({six64[3]:.1f} vs {six64[4]:.1f} ms{spread('float64')})", ratio < 1.0))
+                     f"{ratio:.2f}x ({six64[0]:.1f} vs {six64[1]:.1f} ms{spread('float64')})", ratio < 1.0))
     if pool:
-        ratio = pool[3] / pool[4]
+        ratio = pool[0] / pool[1]
         rows.append(("max-pool 2x2/2 (100,16,28,28) float32 fwd+bwd: no slower than PyTorch",
-                     f"{ratio:.2f}x ({pool[3]:.2f} vs {pool[4]:.2f} ms)", ratio <= 1.0))
-    stated = []
-    for key, label in ((("six", "float32"), six32), (("six", "float64"), six64), (("pool1", "float32"), pool)):
-        if label:
-            stated.append((key, label[3], CS231N_STATED[key]))
+                     f"{ratio:.2f}x ({pool[0]:.2f} vs {pool[1]:.2f} ms)", ratio <= 1.0))
+    measured = {("six", "float32"): six32, ("six", "float64"): six64, ("pool1", "float32"): pool}
+    stated = [(key, got[0], CS231N_STATED[key]) for key, got in measured.items() if got]
     if stated:
         ok = all(ours < theirs for _, ours, theirs in stated)
         text = ", ".join(f"{k[0]} {k[1]}: {ours:.1f} vs {theirs:.0f} ms" for k, ours, theirs in stated)
@@ -354,7 +383,9 @@ def markdown(results, args, command, load_before, load_after):
         "",
         f"Forward + backward per call, minimum of {args.repeats} timed calls after a warm-up, ours and "
         "torch taking turns "
-        f"(naive: {args.naive_repeats}). *torch* is `F.conv2d` / `F.max_pool2d` / `x @ w + b` / `relu` / "
+        f"(naive: {args.naive_repeats}). *ours* is the Cython twin, or, in the rows marked *(naive serves)*, "
+        "the naive layer that serves as the fast one (no twin: it measured faster or at memory speed). *torch* is "
+        "`F.conv2d` / `F.max_pool2d` / `F.avg_pool2d` / `x @ w + b` / `relu` / `sigmoid` / `tanh` / "
         "`relu(F.conv2d)` (the conv_relu rows: ours is the fused twin, naive is `layer_utils.conv_relu_*`) "
         "+ `autograd.grad` for every input; *GEMM* is the im2col convolution's three `np.matmul` calls alone at their "
         "shapes (a floor for im2col, not for the rows marked *(Winograd)*, which run 2.25x fewer multiply-adds). "
@@ -380,15 +411,15 @@ def markdown(results, args, command, load_before, load_after):
                 "",
                 f"### {threads} thread{'s' if threads > 1 else ''}, {dtype_name}",
                 "",
-                "| layer | ours ms | torch ms | naive ms | GEMM ms | ours/torch | ours/naive | ours/GEMM |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|",
+                "| op | layer | ours ms | torch ms | naive ms | GEMM ms | ours/torch | ours/naive | ours/GEMM |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|",
             ]
-            for t, d, label, ours, theirs, naive, gemm in results:
+            for t, d, op, label, ours, theirs, naive, gemm in results:
                 if (t, d) != (threads, dtype_name):
                     continue
                 name = f"**{label}**" if label == SIX else label
                 lines.append(
-                    f"| {name} | {fmt_ms(ours)} | {fmt_ms(theirs)} | {fmt_ms(naive)} | {fmt_ms(gemm)} | "
+                    f"| {op} | {name} | {fmt_ms(ours)} | {fmt_ms(theirs)} | {fmt_ms(naive)} | {fmt_ms(gemm)} | "
                     f"{fmt_ratio(ours, theirs)} | {fmt_ratio(ours, naive)} | {fmt_ratio(ours, gemm)} |"
                 )
     return "\n".join(lines) + "\n"

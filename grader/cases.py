@@ -46,6 +46,31 @@ def derive_seed(secret, name):
 # The catalog
 # ----------------------------------------------------------------------------------------------
 
+
+def _table_op(op_name):
+    """A row of the solution's operation table (imported when the catalog is built: release time only)."""
+    from assignment import registry
+
+    return registry.BY_NAME[op_name]
+
+
+def layer_call(op_name, param=None):
+    """What the worker's layer recipes are told of a table op: its naive functions and array arguments."""
+    op = _table_op(op_name)
+    return {"op": op_name, "forward": op.naive_forward.__name__, "backward": op.naive_backward.__name__,
+            "arrays": list(op.array_names), "param": param}
+
+
+def _layer_function(op_name, function):
+    """``(which, recipe, tolerance)`` of ``function``, the forward or backward of ``op_name``'s row."""
+    op = _table_op(op_name)
+    if function == op.naive_forward.__name__:
+        return "forward", "layer_forward", TOL_FORWARD
+    if function == op.naive_backward.__name__:
+        return "backward", "layer_backward", TOL_BACKWARD
+    raise ValueError(f"{function} is neither the forward nor the backward of the {op_name} row")
+
+
 # group -> the student modules (relative to assignment/) its cases import
 GROUPS = {
     "layers": ("layers.py",),
@@ -71,26 +96,46 @@ def _entries():
             points = 1.0 if vis == "public" else 2.0
         E.append((name, target, group, recipe, vis, tol, hint, shape, params or {}, points))
 
+    def add_layer(name, op_name, vis, hint, shape, param=None):
+        """A case of one row of the operation table: ``name`` is ``<function>.<p1|h1|...>``."""
+        function = name.rsplit(".", 1)[0]
+        which, recipe, tol = _layer_function(op_name, function)
+        add(name, L + function, "layers", recipe, vis, tol, hint, shape, layer_call(op_name, param))
+
     # --- affine, relu, losses ------------------------------------------------------------------
     g = "layers"
-    add("affine_forward.p1", L + "affine_forward", g, "affine_forward", "public", TOL_FORWARD,
-        "out = x flattened to (N, D), times w, plus b.", {"x": (2, 4, 5, 6), "M": 3})
-    add("affine_forward.h1", L + "affine_forward", g, "affine_forward", "hidden", TOL_FORWARD,
-        "Flatten each example to D = d_1 * ... * d_k; do not forget b. " + H_NO_MUTATE, {"x": (3, 7), "M": 5})
-    add("affine_forward.h2", L + "affine_forward", g, "affine_forward", "hidden", TOL_FORWARD,
-        "N = 1 must work too (reshape with x.shape[0], not a constant).", {"x": (1, 2, 3, 2), "M": 4})
-    add("affine_backward.p1", L + "affine_backward", g, "affine_backward", "public", TOL_BACKWARD,
-        H_BACKWARD, {"x": (10, 2, 3), "M": 5})
-    add("affine_backward.h1", L + "affine_backward", g, "affine_backward", "hidden", TOL_BACKWARD,
-        "dx has x's original shape; dw = x2d.T @ dout; db sums over the batch.", {"x": (4, 3, 2, 2), "M": 3})
-    add("relu_forward.p1", L + "relu_forward", g, "relu_forward", "public", TOL_FORWARD,
-        "max(0, x) elementwise.", {"x": (3, 4)})
-    add("relu_forward.h1", L + "relu_forward", g, "relu_forward", "hidden", TOL_FORWARD,
-        "max(0, x) elementwise, into a new array: " + H_NO_MUTATE, {"x": (5, 3, 2), "zeros": 6})
-    add("relu_backward.p1", L + "relu_backward", g, "relu_backward", "public", TOL_BACKWARD,
-        H_BACKWARD, {"x": (10, 10)})
-    add("relu_backward.h1", L + "relu_backward", g, "relu_backward", "hidden", TOL_BACKWARD,
-        "The derivative at exactly x = 0 is 0 (x > 0, not x >= 0).", {"x": (4, 6), "zeros": 5})
+    add_layer("affine_forward.p1", "affine", "public", "out = x flattened to (N, D), times w, plus b.",
+              {"x": (2, 4, 5, 6), "M": 3})
+    add_layer("affine_forward.h1", "affine", "hidden",
+              "Flatten each example to D = d_1 * ... * d_k; do not forget b. " + H_NO_MUTATE, {"x": (3, 7), "M": 5})
+    add_layer("affine_forward.h2", "affine", "hidden", "N = 1 must work too (reshape with x.shape[0], not a constant).",
+              {"x": (1, 2, 3, 2), "M": 4})
+    add_layer("affine_backward.p1", "affine", "public", H_BACKWARD, {"x": (10, 2, 3), "M": 5})
+    add_layer("affine_backward.h1", "affine", "hidden",
+              "dx has x's original shape; dw = x2d.T @ dout; db sums over the batch.", {"x": (4, 3, 2, 2), "M": 3})
+    add_layer("relu_forward.p1", "relu", "public", "max(0, x) elementwise.", {"x": (3, 4)})
+    add_layer("relu_forward.h1", "relu", "hidden", "max(0, x) elementwise, into a new array: " + H_NO_MUTATE,
+              {"x": (5, 3, 2), "zeros": 6})
+    add_layer("relu_backward.p1", "relu", "public", H_BACKWARD, {"x": (10, 10)})
+    add_layer("relu_backward.h1", "relu", "hidden", "The derivative at exactly x = 0 is 0 (x > 0, not x >= 0).",
+              {"x": (4, 6), "zeros": 5})
+
+    # --- sigmoid, tanh -------------------------------------------------------------------------
+    add_layer("sigmoid_forward.p1", "sigmoid", "public", "1 / (1 + exp(-x)) elementwise.", {"x": (4, 5)})
+    add_layer("sigmoid_forward.h1", "sigmoid", "hidden",
+              "Large |x| must neither overflow nor give nan: use exp(-|x|), which lies in (0, 1].",
+              {"x": (3, 6), "scale": 400.0})
+    add_layer("sigmoid_forward.h2", "sigmoid", "hidden", "Any shape, and exactly 0.5 at x = 0. " + H_NO_MUTATE,
+              {"x": (2, 3, 2), "scale": 20.0, "zeros": 3})
+    add_layer("sigmoid_backward.p1", "sigmoid", "public", H_BACKWARD, {"x": (5, 5)})
+    add_layer("sigmoid_backward.h1", "sigmoid", "hidden", "dx = dout * out * (1 - out), with out from the cache.",
+              {"x": (2, 4, 3), "scale": 3.0})
+    add_layer("tanh_forward.p1", "tanh", "public", "tanh(x) elementwise.", {"x": (4, 5)})
+    add_layer("tanh_forward.h1", "tanh", "hidden", "tanh(x) elementwise, any shape. " + H_NO_MUTATE,
+              {"x": (2, 3, 4), "scale": 3.0})
+    add_layer("tanh_backward.p1", "tanh", "public", H_BACKWARD, {"x": (5, 5)})
+    add_layer("tanh_backward.h1", "tanh", "hidden", "dx = dout * (1 - out ** 2), with out from the cache.",
+              {"x": (3, 2, 5), "scale": 2.0})
     add("svm_loss.p1", L + "svm_loss", g, "svm_loss", "public", TOL_BACKWARD,
         "Margin 1, averaged over N.", {"N": 50, "C": 10, "scale": 0.001})
     add("svm_loss.h1", L + "svm_loss", g, "svm_loss", "hidden", TOL_BACKWARD,
@@ -168,6 +213,15 @@ def _entries():
         {"x": (6, 7)}, {"p": 0.7, "mode": "train"})
     add("dropout_forward.h2", L + "dropout_forward", g, "dropout_forward", "hidden", TOL_FORWARD,
         "At test time inverted dropout is the identity.", {"x": (4, 5)}, {"p": 0.3, "mode": "test"})
+    add("dropout_forward.p2", L + "dropout_forward", g, "dropout_forward", "public", TOL_FORWARD,
+        "Vanilla dropout keeps a unit when rng.random(x.shape) < p and does not scale it at train time.",
+        {"x": (8, 6)}, {"p": 0.5, "mode": "train", "kind": "vanilla"})
+    add("dropout_forward.h3", L + "dropout_forward", g, "dropout_forward", "hidden", TOL_FORWARD,
+        "Vanilla dropout at test time multiplies every unit by p (the expected value at train time).",
+        {"x": (3, 7)}, {"p": 0.6, "mode": "test", "kind": "vanilla"})
+    add("dropout_forward.h4", L + "dropout_forward", g, "dropout_forward", "hidden", TOL_FORWARD,
+        "Vanilla dropout's train-time mask is 0 or 1: no 1 / p.", {"x": (2, 5, 3)},
+        {"p": 0.7, "mode": "train", "kind": "vanilla"})
     add("dropout_backward.p1", L + "dropout_backward", g, "dropout_backward", "public", TOL_BACKWARD,
         H_BACKWARD, {"x": (10, 10)}, {"p": 0.5, "mode": "train"})
     add("dropout_backward.h1", L + "dropout_backward", g, "dropout_backward", "hidden", TOL_BACKWARD,
@@ -175,41 +229,57 @@ def _entries():
         {"p": 0.6, "mode": "train"})
     add("dropout_backward.h2", L + "dropout_backward", g, "dropout_backward", "hidden", TOL_BACKWARD,
         "In test mode dx = dout.", {"x": (3, 4)}, {"p": 0.4, "mode": "test"})
+    add("dropout_backward.h3", L + "dropout_backward", g, "dropout_backward", "hidden", TOL_BACKWARD,
+        "Vanilla dropout in test mode: dx = dout * p.", {"x": (4, 2, 3)}, {"p": 0.3, "mode": "test", "kind": "vanilla"})
+    add("dropout_backward.h4", L + "dropout_backward", g, "dropout_backward", "hidden", TOL_BACKWARD,
+        "Vanilla dropout in train mode: dx = dout * mask, the 0/1 mask from the cache.", {"x": (6, 5)},
+        {"p": 0.5, "mode": "train", "kind": "vanilla"})
 
     # --- convolution and pooling ---------------------------------------------------------------
     g = "layers"
     conv_hint = "Zero-pad x by pad on each side; windows start every stride pixels; do not flip the filter."
-    add("conv_forward_naive.p1", L + "conv_forward_naive", g, "conv_forward", "public", TOL_FORWARD, conv_hint,
-        {"x": (2, 3, 4, 4), "w": (3, 3, 4, 4)}, {"stride": 2, "pad": 1})
-    add("conv_forward_naive.h1", L + "conv_forward_naive", g, "conv_forward", "hidden", TOL_FORWARD,
-        conv_hint + " Filters need not be square.", {"x": (1, 2, 5, 8), "w": (3, 2, 3, 2)}, {"stride": 2, "pad": 1})
-    add("conv_forward_naive.h2", L + "conv_forward_naive", g, "conv_forward", "hidden", TOL_FORWARD,
-        "pad = 0 and stride 1 must work.", {"x": (2, 3, 4, 3), "w": (2, 3, 2, 2)}, {"stride": 1, "pad": 0})
-    add("conv_forward_naive.h3", L + "conv_forward_naive", g, "conv_forward", "hidden", TOL_FORWARD,
-        "pad = 2: the output is larger than the input.", {"x": (1, 1, 3, 3), "w": (2, 1, 3, 3)},
-        {"stride": 1, "pad": 2})
-    add("conv_backward_naive.p1", L + "conv_backward_naive", g, "conv_backward", "public", TOL_BACKWARD,
-        H_BACKWARD, {"x": (4, 3, 5, 5), "w": (2, 3, 3, 3)}, {"stride": 1, "pad": 1})
-    add("conv_backward_naive.h1", L + "conv_backward_naive", g, "conv_backward", "hidden", TOL_BACKWARD,
-        "Accumulate into a padded dx and crop the padding off at the end; db sums over N, H' and W'.",
-        {"x": (1, 2, 5, 8), "w": (3, 2, 3, 2)}, {"stride": 2, "pad": 1})
-    add("conv_backward_naive.h2", L + "conv_backward_naive", g, "conv_backward", "hidden", TOL_BACKWARD,
-        "pad = 2 and a stride of 1.", {"x": (2, 1, 3, 3), "w": (2, 1, 3, 3)}, {"stride": 1, "pad": 2})
-    add("max_pool_forward_naive.p1", L + "max_pool_forward_naive", g, "max_pool_forward", "public", TOL_FORWARD,
-        "The maximum of each window.", {"x": (2, 3, 4, 4)}, {"pool_height": 2, "pool_width": 2, "stride": 2})
-    add("max_pool_forward_naive.h1", L + "max_pool_forward_naive", g, "max_pool_forward", "hidden", TOL_FORWARD,
-        "Windows may overlap (stride < window).", {"x": (1, 2, 5, 7)},
-        {"pool_height": 3, "pool_width": 3, "stride": 2})
-    add("max_pool_forward_naive.h2", L + "max_pool_forward_naive", g, "max_pool_forward", "hidden", TOL_FORWARD,
-        "Windows need not be square.", {"x": (2, 1, 4, 5)}, {"pool_height": 2, "pool_width": 3, "stride": 1})
-    add("max_pool_backward_naive.p1", L + "max_pool_backward_naive", g, "max_pool_backward", "public",
-        TOL_BACKWARD, H_BACKWARD, {"x": (3, 2, 8, 8)}, {"pool_height": 2, "pool_width": 2, "stride": 2})
-    add("max_pool_backward_naive.h1", L + "max_pool_backward_naive", g, "max_pool_backward", "hidden",
-        TOL_BACKWARD, "On ties the whole gradient goes to the FIRST maximum (np.argmax); overlapping windows add up.",
-        {"x": (2, 2, 4, 4), "ties": 3}, {"pool_height": 2, "pool_width": 2, "stride": 1})
-    add("max_pool_backward_naive.h2", L + "max_pool_backward_naive", g, "max_pool_backward", "hidden",
-        TOL_BACKWARD, "Non-square windows, ties, overlap.", {"x": (1, 3, 3, 5), "ties": 2},
-        {"pool_height": 2, "pool_width": 3, "stride": 1})
+    add_layer("conv_forward_naive.p1", "conv", "public", conv_hint, {"x": (2, 3, 4, 4), "w": (3, 3, 4, 4)},
+              {"stride": 2, "pad": 1})
+    add_layer("conv_forward_naive.h1", "conv", "hidden", conv_hint + " Filters need not be square.",
+              {"x": (1, 2, 5, 8), "w": (3, 2, 3, 2)}, {"stride": 2, "pad": 1})
+    add_layer("conv_forward_naive.h2", "conv", "hidden", "pad = 0 and stride 1 must work.",
+              {"x": (2, 3, 4, 3), "w": (2, 3, 2, 2)}, {"stride": 1, "pad": 0})
+    add_layer("conv_forward_naive.h3", "conv", "hidden", "pad = 2: the output is larger than the input.",
+              {"x": (1, 1, 3, 3), "w": (2, 1, 3, 3)}, {"stride": 1, "pad": 2})
+    add_layer("conv_backward_naive.p1", "conv", "public", H_BACKWARD, {"x": (4, 3, 5, 5), "w": (2, 3, 3, 3)},
+              {"stride": 1, "pad": 1})
+    add_layer("conv_backward_naive.h1", "conv", "hidden",
+              "Accumulate into a padded dx and crop the padding off at the end; db sums over N, H' and W'.",
+              {"x": (1, 2, 5, 8), "w": (3, 2, 3, 2)}, {"stride": 2, "pad": 1})
+    add_layer("conv_backward_naive.h2", "conv", "hidden", "pad = 2 and a stride of 1.",
+              {"x": (2, 1, 3, 3), "w": (2, 1, 3, 3)}, {"stride": 1, "pad": 2})
+    add_layer("max_pool_forward_naive.p1", "max_pool", "public", "The maximum of each window.", {"x": (2, 3, 4, 4)},
+              {"pool_height": 2, "pool_width": 2, "stride": 2})
+    add_layer("max_pool_forward_naive.h1", "max_pool", "hidden", "Windows may overlap (stride < window).",
+              {"x": (1, 2, 5, 7)}, {"pool_height": 3, "pool_width": 3, "stride": 2})
+    add_layer("max_pool_forward_naive.h2", "max_pool", "hidden", "Windows need not be square.", {"x": (2, 1, 4, 5)},
+              {"pool_height": 2, "pool_width": 3, "stride": 1})
+    add_layer("max_pool_backward_naive.p1", "max_pool", "public", H_BACKWARD, {"x": (3, 2, 8, 8)},
+              {"pool_height": 2, "pool_width": 2, "stride": 2})
+    add_layer("max_pool_backward_naive.h1", "max_pool", "hidden",
+              "On ties the whole gradient goes to the FIRST maximum (np.argmax); overlapping windows add up.",
+              {"x": (2, 2, 4, 4), "ties": 3}, {"pool_height": 2, "pool_width": 2, "stride": 1})
+    add_layer("max_pool_backward_naive.h2", "max_pool", "hidden", "Non-square windows, ties, overlap.",
+              {"x": (1, 3, 3, 5), "ties": 2}, {"pool_height": 2, "pool_width": 3, "stride": 1})
+    add_layer("avg_pool_forward_naive.p1", "avg_pool", "public", "The mean of each window.", {"x": (2, 3, 4, 4)},
+              {"pool_height": 2, "pool_width": 2, "stride": 2})
+    add_layer("avg_pool_forward_naive.h1", "avg_pool", "hidden",
+              "Windows may overlap (stride < window) and need not be square: divide by pool_height * pool_width.",
+              {"x": (1, 2, 5, 7)}, {"pool_height": 3, "pool_width": 2, "stride": 1})
+    add_layer("avg_pool_forward_naive.h2", "avg_pool", "hidden", "The stride need not equal the window.",
+              {"x": (2, 1, 7, 7)}, {"pool_height": 3, "pool_width": 3, "stride": 2})
+    add_layer("avg_pool_backward_naive.p1", "avg_pool", "public", H_BACKWARD, {"x": (3, 2, 8, 8)},
+              {"pool_height": 2, "pool_width": 2, "stride": 2})
+    add_layer("avg_pool_backward_naive.h1", "avg_pool", "hidden",
+              "Each window gives dout / (pool_height * pool_width) to each of its positions; overlaps add up.",
+              {"x": (2, 2, 5, 4)}, {"pool_height": 2, "pool_width": 3, "stride": 1})
+    add_layer("avg_pool_backward_naive.h2", "avg_pool", "hidden", "Overlapping square windows, stride 2.",
+              {"x": (1, 3, 7, 9)}, {"pool_height": 3, "pool_width": 3, "stride": 2})
 
     # --- update rules --------------------------------------------------------------------------
     g = "optim"
@@ -324,7 +394,8 @@ def _entries():
 NOTEBOOKS = ("LinearClassifiers.ipynb", "FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
              "ConvolutionalNetworks.ipynb")  # in the order of the work
 NOTEBOOK_OF = {
-    **dict.fromkeys(("affine_forward", "affine_backward", "relu_forward", "relu_backward", "sgd_momentum",
+    **dict.fromkeys(("affine_forward", "affine_backward", "relu_forward", "relu_backward", "sigmoid_forward",
+                     "sigmoid_backward", "tanh_forward", "tanh_backward", "sgd_momentum",
                      "nesterov", "adagrad", "rmsprop", "adam", "TwoLayerNet.loss", "FullyConnectedNet.loss",
                      "Model._add_l2"),
                     "FullyConnectedNets.ipynb"),
@@ -336,6 +407,7 @@ NOTEBOOK_OF = {
                     "BatchNormalization.ipynb"),
     **dict.fromkeys(("dropout_forward", "dropout_backward", "FullyConnectedNet.dropout"), "Dropout.ipynb"),
     **dict.fromkeys(("conv_forward_naive", "conv_backward_naive", "max_pool_forward_naive", "max_pool_backward_naive",
+                     "avg_pool_forward_naive", "avg_pool_backward_naive",
                      "spatial_batchnorm_forward", "spatial_batchnorm_backward", "spatial_groupnorm_forward",
                      "spatial_groupnorm_backward", "ThreeLayerConvNet.loss", "DeepConvNet.loss"),
                     "ConvolutionalNetworks.ipynb"),
@@ -503,23 +575,40 @@ def _model_inputs(rng, spec, params):
     return arrays
 
 
+def _layer_inputs(rng, spec, op, param, backward):
+    """The arrays of a table op's case (and ``dout`` for its backward), drawn in the catalog's order."""
+    x_shape = tuple(spec["x"])
+    if op == "affine":
+        D = int(np.prod(x_shape[1:]))
+        a = {"x": _normal(rng, x_shape), "w": _normal(rng, (D, spec["M"]), 0.5), "b": _normal(rng, (spec["M"],))}
+        out_shape = (x_shape[0], spec["M"])
+    elif op == "conv":
+        w_shape = tuple(spec["w"])
+        s, p = param["stride"], param["pad"]
+        Ho = 1 + (x_shape[2] + 2 * p - w_shape[2]) // s
+        Wo = 1 + (x_shape[3] + 2 * p - w_shape[3]) // s
+        a = {"x": _normal(rng, x_shape), "w": _normal(rng, w_shape, 0.5), "b": _normal(rng, (w_shape[0],))}
+        out_shape = (x_shape[0], w_shape[0], Ho, Wo)
+    elif op in ("max_pool", "avg_pool"):
+        a = {"x": _ties(rng, x_shape, spec["ties"]) if spec.get("ties") else _normal(rng, x_shape)}
+        ph, pw, s = param["pool_height"], param["pool_width"], param["stride"]
+        out_shape = (x_shape[0], x_shape[1], 1 + (x_shape[2] - ph) // s, 1 + (x_shape[3] - pw) // s)
+    elif op in ("relu", "sigmoid", "tanh"):
+        a = {"x": _with_zeros(rng, _normal(rng, x_shape, spec.get("scale", 1.0)), spec.get("zeros", 0))}
+        out_shape = x_shape
+    else:
+        raise ValueError(f"no input generator for the table op {op!r}")
+    if backward:
+        a["dout"] = _normal(rng, out_shape)
+    return a
+
+
 def make_inputs(case):
     """The arrays a case's recipe is called with (float64; labels int64), drawn from ``case.seed``."""
     rng = np.random.default_rng(case.seed)
     spec, params, recipe = case.shape_spec, case.call_params, case.recipe
-    if recipe in ("affine_forward", "affine_backward"):
-        x_shape = tuple(spec["x"])
-        D = int(np.prod(x_shape[1:]))
-        a = {"x": _normal(rng, x_shape), "w": _normal(rng, (D, spec["M"]), 0.5), "b": _normal(rng, (spec["M"],))}
-        if recipe == "affine_backward":
-            a["dout"] = _normal(rng, (x_shape[0], spec["M"]))
-        return a
-    if recipe in ("relu_forward", "relu_backward"):
-        x = _with_zeros(rng, _normal(rng, tuple(spec["x"])), spec.get("zeros", 0))
-        a = {"x": x}
-        if recipe == "relu_backward":
-            a["dout"] = _normal(rng, x.shape)
-        return a
+    if recipe in ("layer_forward", "layer_backward"):
+        return _layer_inputs(rng, spec, params["op"], params["param"], backward=recipe == "layer_backward")
     if recipe in ("svm_loss", "softmax_loss"):
         N, C = spec["N"], spec["C"]
         x = spec["scale"] * rng.standard_normal((N, C)) + spec.get("offset", 0.0)
@@ -533,19 +622,6 @@ def make_inputs(case):
     if recipe in ("dropout_forward", "dropout_backward"):
         x = _normal(rng, tuple(spec["x"])) + 1.0
         return {"x": x, "dout": _normal(rng, x.shape), "seed": np.array(rng.integers(2**31), dtype=np.int64)}
-    if recipe in ("conv_forward", "conv_backward"):
-        x_shape, w_shape = tuple(spec["x"]), tuple(spec["w"])
-        s, p = params["stride"], params["pad"]
-        Ho = 1 + (x_shape[2] + 2 * p - w_shape[2]) // s
-        Wo = 1 + (x_shape[3] + 2 * p - w_shape[3]) // s
-        return {"x": _normal(rng, x_shape), "w": _normal(rng, w_shape, 0.5), "b": _normal(rng, (w_shape[0],)),
-                "dout": _normal(rng, (x_shape[0], w_shape[0], Ho, Wo))}
-    if recipe in ("max_pool_forward", "max_pool_backward"):
-        x_shape = tuple(spec["x"])
-        x = _ties(rng, x_shape, spec["ties"]) if spec.get("ties") else _normal(rng, x_shape)
-        ph, pw, s = params["pool_height"], params["pool_width"], params["stride"]
-        out_shape = (x_shape[0], x_shape[1], 1 + (x_shape[2] - ph) // s, 1 + (x_shape[3] - pw) // s)
-        return {"x": x, "dout": _normal(rng, out_shape)}
     if recipe == "update_rule":
         w_shape = tuple(spec["w"])
         a = {"w": _normal(rng, w_shape), "dw": _normal(rng, (spec["steps"], *w_shape))}

@@ -16,9 +16,10 @@ where ``<qualname>`` is the innermost function or class around the region (``aff
 ``<notebook> cell <n>``. A markdown region becomes one ``TODO: your answer here.`` line.
 
 A *twin region* is the second kind: a working equivalent of student code in a file that
-students receive (the GPU twins of ``gpu_layers.py``, the Cython affine and ReLU twins of
-``fast_layers.pyx``). It opens with a line whose stripped text is ``### BEGIN TWIN``, optionally
-followed by ``: <replacement statement>``, and closes with ``### END TWIN``; the same rules hold
+students receive (the GPU twins of ``gpu_layers.py``, the Cython ReLU twins of
+``fast/elementwise.pxi`` and the fused conv+ReLU twins of ``fast_layers.pyx``). It opens with a
+line whose stripped text is ``### BEGIN TWIN``, optionally followed by
+``: <replacement statement>``, and closes with ``### END TWIN``; the same rules hold
 (same indentation for both markers, no nesting, with either kind). In the instructor's tree it is
 ordinary code; :func:`strip_code` replaces it (markers included) by the replacement statement at
 the BEGIN marker's indentation, or by nothing when there is none (a module-level block of
@@ -28,7 +29,7 @@ private kernels that only the removed code used). For example, in a function bod
     ... the instructor's own implementation ...
     ### END TWIN
 
-Twin regions belong in ``.py`` and ``.pyx`` files; a notebook cell holding one is refused.
+Twin regions belong in ``.py``, ``.pyx`` and ``.pxi`` files; a notebook cell holding one is refused.
 
 Also here: the normalization of lines used by the "no region line leaks" check (see
 :func:`normalize_line`, :func:`is_trivial_line` and :func:`is_plumbing_line`).
@@ -274,7 +275,8 @@ def _as_source_list(text):
 
 def _refuse_twins(source, where):
     if has_twins(source):
-        raise MarkerError(f"{where}: a twin region in a notebook cell (twin regions belong in .py and .pyx files)")
+        raise MarkerError(f"{where}: a twin region in a notebook cell "
+                          f"(twin regions belong in .py, .pyx and .pxi files)")
 
 
 def strip_notebook(text, name="notebook"):
@@ -336,7 +338,8 @@ def notebook_lines(text):
 # ----------------------------------------------------------------------------------------------
 
 _SPACE = re.compile(r"\s+")
-_TRIVIAL_KEYWORDS = {"else:", "try:", "finally:", "pass", "break", "continue", "return", "except:", "raise"}
+_TRIVIAL_KEYWORDS = {"else:", "try:", "finally:", "pass", "break", "continue", "return", "except:", "raise",
+                     "with nogil:", "with gil:"}  # the last two: Cython's GIL blocks
 _ONLY_PUNCTUATION = re.compile(r"^[()\[\]{},:;]*$")
 
 
@@ -346,7 +349,8 @@ def normalize_line(line):
 
 
 def is_trivial_line(normalized):
-    """Blank, pure punctuation (``)``, ``],``, ``):``) or a bare keyword (``else:``, ``pass``, ``return``)."""
+    """Blank, pure punctuation (``)``, ``],``, ``):``) or a bare keyword (``else:``, ``pass``, ``return``,
+    Cython's ``with nogil:``)."""
     return not normalized or bool(_ONLY_PUNCTUATION.match(normalized)) or normalized in _TRIVIAL_KEYWORDS
 
 
@@ -363,9 +367,15 @@ def is_plumbing_line(normalized):
       ``if y is None:``, ``if mode == "train":``, ``if y.dtype.kind not in "iu":``; a ``for``
       header binding names to the items of a name or attribute chain, or of its ``.items()``,
       ``.keys()`` or ``.values()``: ``for name, grad in grads.items():``;
-    - ``return`` of names or attribute chains: ``return scores``, ``return out, cache``.
+    - ``return`` of names or attribute chains: ``return scores``, ``return out, cache``;
+
+    and, in Cython sources, a ``cdef`` declaration without a value: ``cdef Py_ssize_t i, j``,
+    ``cdef real v``, ``cdef real[:, ::1] cols`` (not ``cdef real v = x[0]``, nor a ``cdef``
+    function, class or ``extern`` block).
     """
     text = normalized
+    if text.startswith("cdef "):
+        return not any(c in text for c in "=(") and not text.endswith(":")
     if text.startswith("elif "):
         text = text[2:]
     if text.startswith(("if ", "for ")) and text.endswith(":"):

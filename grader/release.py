@@ -22,15 +22,17 @@ previous ones filled in:
    :func:`forbidden_lines` and :func:`find_leaks`); the release fails if one does.
 
 Released to students (``ALLOWLIST``): the ``assignment/`` package's sources (``*.py``, ``*.pyx``,
-``*.pxd``) and its data files (``assignment/data/*.npz|md|txt|json``), but no build product
+``*.pxd``, and the Cython includes and C headers the extension builds from, ``fast/*.pxi`` and
+``fast/*.h``) and its data files (``assignment/data/*.npz|md|txt|json``), but no build product
 (``*.so``, ``*.c``, ``*.html``, ``__pycache__``); the top-level notebooks; ``pyproject.toml``,
-``setup.py``, ``Makefile``, ``README.md``; the public tests (``PUBLIC_TESTS``). Never ``docs/``,
+``setup.py``, ``Makefile``, ``README.md``; the public tests (``public_tests``: marked ``public``). Never ``docs/``,
 the instructor's ``grader/``, ``scripts/``, ``benchmarks/`` or ``.git``.
 """
 
 import fnmatch
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -50,13 +52,24 @@ TOP_LEVEL = ("setup.py",)
 STUDENT_FILES = {"README.md": "README.md", "Makefile": "Makefile", "pyproject.toml": "pyproject.toml",
                  "gitignore": ".gitignore"}
 PACKAGE = "assignment"
-PACKAGE_PATTERNS = ("*.py", "*.pyx", "*.pxd", "data/*.npz", "data/*.md", "data/*.txt", "data/*.json")
+PACKAGE_PATTERNS = ("*.py", "*.pyx", "*.pxd", "fast/*.pxi", "fast/*.h", "data/*.npz", "data/*.md", "data/*.txt",
+                    "data/*.json")
+# Sources that may hold solution or twin regions (a .pxi is Cython included into the .pyx).
+CODE_SUFFIXES = (".py", ".pyx", ".pxd", ".pxi")
 PACKAGE_EXCLUDE = ("*.so", "*.c", "*.html", "*.pyc", "__pycache__/*", "*/__pycache__/*", "*.egg-info/*")
-# Student-facing tests: the CS231n notebook values, the torch-free layer contract, the
-# numerical-gradient helpers and the ValueError contract (plus their conftest), and the public
-# grading cases as tests (generated). The torch-oracle and hypothesis suites stay instructor-side.
-PUBLIC_TESTS = ("tests/conftest.py", "tests/test_cs231n_values.py", "tests/test_layers_contract.py",
-                "tests/test_gradient_check.py", "tests/test_layer_errors.py")
+# Student-facing tests are the test modules marked ``pytestmark = pytest.mark.public`` (the CS231n
+# notebook values, the torch-free layer contract, the numerical-gradient helpers, the ValueError
+# contract), their conftest, and the public grading cases as tests (generated). The torch-oracle,
+# table and hypothesis suites stay instructor-side.
+PUBLIC_MARK = re.compile(r"^pytestmark = pytest\.mark\.public\b", re.MULTILINE)
+TEST_SUPPORT = ("tests/conftest.py",)
+
+
+def public_tests(root):
+    """The public test files of ``root``: the conftest and every ``tests/test_*.py`` marked public."""
+    tests = Path(root) / "tests"
+    marked = [f"tests/{p.name}" for p in sorted(tests.glob("test_*.py")) if PUBLIC_MARK.search(p.read_text())]
+    return [t for t in TEST_SUPPORT if (Path(root) / t).is_file()] + marked
 NEVER = ("docs", "grader", "scripts", "benchmarks", ".git")
 
 # Modules of grader/ shipped in the student tree for `python -m grader check` (no catalog of
@@ -119,7 +132,7 @@ def released_files(root):
             continue
         if any(_matches(rel, pat) for pat in PACKAGE_PATTERNS):
             out.append(f"{PACKAGE}/{rel}")
-    out += [t for t in PUBLIC_TESTS if (root / t).is_file()]
+    out += public_tests(root)
     for rel in out:
         if rel.split("/")[0] in NEVER:
             raise AssertionError(f"{rel} must never be released")
@@ -153,7 +166,7 @@ def strip_file(rel, data):
     if rel.endswith(".ipynb"):
         text, removed = markers.strip_notebook(data.decode("utf-8"), name=rel)
         return text.encode("utf-8"), removed
-    if rel.endswith((".py", ".pyx", ".pxd")):
+    if rel.endswith(CODE_SUFFIXES):
         text = data.decode("utf-8")
         if markers.has_regions(text) or markers.has_twins(text):
             stripped, removed = markers.strip_code(text, where=rel)
@@ -169,7 +182,7 @@ def step_student(ctx):
         released, removed = strip_file(rel, data)
         if removed:
             ctx.removed[rel] = removed
-        if rel.endswith((".py", ".pyx", ".pxd")) and markers.has_twins(data.decode("utf-8")):
+        if rel.endswith(CODE_SUFFIXES) and markers.has_twins(data.decode("utf-8")):
             ctx.twins[rel] = markers.twin_regions_removed(data.decode("utf-8"), where=rel)
         target = ctx.student / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -396,8 +409,8 @@ def step_zip(ctx):
 def scan_regions(root, rel):
     """([(where, kind, body lines)], {normalized lines outside every region}) of one released source.
 
-    A notebook is read cell by cell (it holds solution regions only); a ``.py``/``.pyx``/``.pxd``
-    file as a whole; any other text file has no region, only lines outside.
+    A notebook is read cell by cell (it holds solution regions only); a source (``CODE_SUFFIXES``)
+    as a whole; any other text file has no region, only lines outside.
     """
     path = Path(root) / rel
     regions, outside = [], set()
@@ -418,7 +431,7 @@ def scan_regions(root, rel):
     except UnicodeDecodeError:
         return regions, outside
     lines = text.splitlines()
-    found = markers.find_all_regions(lines, rel) if rel.endswith((".py", ".pyx", ".pxd")) else []
+    found = markers.find_all_regions(lines, rel) if rel.endswith(CODE_SUFFIXES) else []
     regions = [(rel, r.kind, r.body(lines)) for r in found]
     return regions, _outside(lines, found)
 

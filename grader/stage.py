@@ -4,7 +4,7 @@ A stage is a directory holding one package, ``assignment/``:
 
 - the student-owned modules (those with solution regions in the instructor's tree:
   ``layers.py``, ``optim.py``, ``classifiers/*.py``) copied from the submission, and only those;
-- every other module (``checks.py``, ``gradient_check.py``, ``layer_utils.py``, ``backend.py``,
+- every other module (``checks.py``, ``gradient_check.py``, ``layer_utils.py``, ``registry.py``,
   ``solver.py``, ...) from the grader's own copy, whatever the submission holds, so that a
   student cannot, say, patch ``checks.py``;
 - stand-ins for the fast twins: ``fast_layers.py``, its numpy fallback ``_fast_numpy.py`` and

@@ -118,27 +118,29 @@ def _echo(out, arrays, *names):
     return out
 
 
-def r_affine_forward(a, p):
-    out, _ = _layers().affine_forward(a["x"], a["w"], a["b"])
-    return _echo({"out": out}, a, "x", "w", "b")
+def _layer_forward(a, p):
+    """Call the forward of one row of the operation table (``assignment.registry``), as the parent planned it.
+
+    ``p``: ``forward`` and ``backward``, the naive functions' names; ``arrays``, the names of their
+    array arguments in order; ``param``, the op's parameter dict or None.
+    """
+    args = [a[name] for name in p["arrays"]]
+    if p.get("param") is not None:
+        args.append(dict(p["param"]))
+    return getattr(_layers(), p["forward"])(*args)
 
 
-def r_affine_backward(a, p):
-    L = _layers()
-    _, cache = L.affine_forward(a["x"], a["w"], a["b"])
-    dx, dw, db = L.affine_backward(a["dout"], cache)
-    return _echo({"dx": dx, "dw": dw, "db": db}, a, "dout")
+def r_layer_forward(a, p):
+    out, _ = _layer_forward(a, p)
+    return _echo({"out": out}, a, *p["arrays"])
 
 
-def r_relu_forward(a, p):
-    out, _ = _layers().relu_forward(a["x"])
-    return _echo({"out": out}, a, "x")
-
-
-def r_relu_backward(a, p):
-    L = _layers()
-    _, cache = L.relu_forward(a["x"])
-    return _echo({"dx": L.relu_backward(a["dout"], cache)}, a, "dout")
+def r_layer_backward(a, p):
+    _, cache = _layer_forward(a, p)
+    grads = getattr(_layers(), p["backward"])(a["dout"], cache)
+    if len(p["arrays"]) == 1:
+        grads = (grads,)
+    return _echo({f"d{name}": g for name, g in zip(p["arrays"], grads, strict=True)}, a, "dout")
 
 
 def r_svm_loss(a, p):
@@ -237,7 +239,10 @@ def r_spatial_groupnorm_backward(a, p):
 
 
 def _dropout_param(a, p):
-    return {"p": p["p"], "mode": p["mode"], "seed": int(a["seed"])}
+    param = {"p": p["p"], "mode": p["mode"], "seed": int(a["seed"])}
+    if "kind" in p:
+        param["kind"] = p["kind"]
+    return param
 
 
 def r_dropout_forward(a, p):
@@ -249,37 +254,6 @@ def r_dropout_backward(a, p):
     L = _layers()
     _, cache = L.dropout_forward(a["x"], _dropout_param(a, p))
     return _echo({"dx": L.dropout_backward(a["dout"], cache)}, a, "dout")
-
-
-def _conv_param(p):
-    return {"stride": int(p["stride"]), "pad": int(p["pad"])}
-
-
-def r_conv_forward(a, p):
-    out, _ = _layers().conv_forward_naive(a["x"], a["w"], a["b"], _conv_param(p))
-    return _echo({"out": out}, a, "x", "w")
-
-
-def r_conv_backward(a, p):
-    L = _layers()
-    _, cache = L.conv_forward_naive(a["x"], a["w"], a["b"], _conv_param(p))
-    dx, dw, db = L.conv_backward_naive(a["dout"], cache)
-    return _echo({"dx": dx, "dw": dw, "db": db}, a, "dout")
-
-
-def _pool_param(p):
-    return {k: int(p[k]) for k in ("pool_height", "pool_width", "stride")}
-
-
-def r_max_pool_forward(a, p):
-    out, _ = _layers().max_pool_forward_naive(a["x"], _pool_param(p))
-    return _echo({"out": out}, a, "x")
-
-
-def r_max_pool_backward(a, p):
-    L = _layers()
-    _, cache = L.max_pool_forward_naive(a["x"], _pool_param(p))
-    return _echo({"dx": L.max_pool_backward_naive(a["dout"], cache)}, a, "dout")
 
 
 def r_update_rule(a, p):
@@ -387,8 +361,7 @@ def r_linear_train(a, p):
 
 
 RECIPES = {
-    "affine_forward": r_affine_forward, "affine_backward": r_affine_backward,
-    "relu_forward": r_relu_forward, "relu_backward": r_relu_backward,
+    "layer_forward": r_layer_forward, "layer_backward": r_layer_backward,
     "svm_loss": r_svm_loss, "softmax_loss": r_softmax_loss,
     "batchnorm_forward": r_batchnorm_forward, "batchnorm_backward": r_batchnorm_backward,
     "batchnorm_backward_alt": r_batchnorm_backward_alt,
@@ -398,8 +371,6 @@ RECIPES = {
     "spatial_groupnorm_forward": r_spatial_groupnorm_forward,
     "spatial_groupnorm_backward": r_spatial_groupnorm_backward,
     "dropout_forward": r_dropout_forward, "dropout_backward": r_dropout_backward,
-    "conv_forward": r_conv_forward, "conv_backward": r_conv_backward,
-    "max_pool_forward": r_max_pool_forward, "max_pool_backward": r_max_pool_backward,
     "update_rule": r_update_rule, "model_loss": r_model_loss,
     "linear_loss": r_linear_loss, "linear_train": r_linear_train,
 }

@@ -6,7 +6,8 @@
 # two convolutional networks on real images:
 #
 # - `conv_forward_naive`, `conv_backward_naive`, `max_pool_forward_naive`,
-#   `max_pool_backward_naive`, `spatial_batchnorm_*` and `spatial_groupnorm_*` in
+#   `max_pool_backward_naive`, `avg_pool_forward_naive`, `avg_pool_backward_naive`,
+#   `spatial_batchnorm_*` and `spatial_groupnorm_*` in
 #   `assignment/layers.py`;
 # - `ThreeLayerConvNet.loss` in `assignment/classifiers/cnn.py`;
 # - `DeepConvNet`, trained with the fast layers of `assignment/fast_layers.pyx` (Cython)
@@ -56,6 +57,8 @@ from assignment.layer_utils import (
     conv_relu_pool_forward,
 )
 from assignment.layers import (
+    avg_pool_backward_naive,
+    avg_pool_forward_naive,
     conv_backward_naive,
     conv_forward_naive,
     max_pool_backward_naive,
@@ -213,6 +216,38 @@ dx = max_pool_backward_naive(dout, cache)
 
 # Your error should be on the order of e-12
 nbu.check_rel_error("max_pool_backward_naive dx", dx, dx_num, 1e-11)
+
+# %% [markdown]
+# ## Average pooling: naive forward and backward
+#
+# `avg_pool_forward_naive` takes the mean of each window instead of its maximum, with the same
+# `pool_param` (windows may overlap and need not be square); its backward spreads each
+# window's upstream derivative evenly over the window. Nielsen's `network3` offers it next to
+# max pooling. The expected output is computed another way: a window of a 2-D array is a
+# sum of shifted copies, one per position in the window.
+
+# %%
+rs = np.random.RandomState(231)
+x = rs.randn(2, 3, 7, 8)
+pool_param = {"pool_height": 3, "pool_width": 2, "stride": 1}
+out, _ = avg_pool_forward_naive(x, pool_param)
+
+H_out, W_out = 7 - 3 + 1, 8 - 2 + 1
+shifted = [x[:, :, a : a + H_out, b : b + W_out] for a in range(3) for b in range(2)]
+nbu.check_rel_error("avg_pool_forward_naive out", out, sum(shifted) / 6, 1e-7)
+
+# %%
+rs = np.random.RandomState(231)
+x = rs.randn(3, 2, 7, 7)
+pool_param = {"pool_height": 3, "pool_width": 3, "stride": 2}
+dout = rs.randn(3, 2, 3, 3)
+
+dx_num = eval_numerical_gradient_array(lambda x: avg_pool_forward_naive(x, pool_param)[0], x, dout)
+_, cache = avg_pool_forward_naive(x, pool_param)
+dx = avg_pool_backward_naive(dout, cache)
+
+# Overlapping windows: the error should be on the order of e-11 or less.
+nbu.check_rel_error("avg_pool_backward_naive dx", dx, dx_num, 1e-9)
 
 # %% [markdown]
 # ## Fast layers

@@ -110,6 +110,31 @@ dx_num = eval_numerical_gradient_array(lambda xx: dropout_forward(xx, dropout_pa
 nbu.check_rel_error("dropout_backward dx", dx, dx_num, 1e-9)
 
 # %% [markdown]
+# ## Vanilla dropout
+#
+# The original dropout (and Nielsen's `network3`) does not scale at train time: with
+# `dropout_param["kind"] = "vanilla"` the kept units pass unchanged, and at test time every
+# unit is multiplied by `p` instead, so that the next layer sees the same expected input in
+# both modes. The default kind, `"inverted"`, is the one above.
+
+# %%
+rs = np.random.RandomState(231)
+x = rs.randn(500, 500) + 10
+for p in (0.25, 0.6):
+    out, cache = dropout_forward(x, {"mode": "train", "p": p, "kind": "vanilla", "seed": 7})
+    out_test, _ = dropout_forward(x, {"mode": "test", "p": p, "kind": "vanilla"})
+    kept = out != 0
+    nbu.check_rel_error(f"vanilla dropout p={p}: kept units unscaled", out[kept], x[kept], 1e-15)
+    nbu.check_rel_error(f"vanilla dropout p={p}: train mean vs test mean", out.mean(), out_test.mean(), 1e-2)
+    nbu.check_rel_error(f"vanilla dropout p={p}: test output is p * x", out_test, p * x, 1e-15)
+
+dropout_param = {"mode": "train", "p": 0.4, "kind": "vanilla", "seed": 123}
+x, dout = rs.randn(10, 10), rs.randn(10, 10)
+_, cache = dropout_forward(x, dropout_param)
+dx_num = eval_numerical_gradient_array(lambda xx: dropout_forward(xx, dropout_param)[0], x, dout)
+nbu.check_rel_error("vanilla dropout_backward dx", dropout_backward(dout, cache), dx_num, 1e-9)
+
+# %% [markdown]
 # **Inline Question 1.** What happens if we do not divide the values being passed through
 # inverse dropout by `p` in the dropout layer? Why does that happen?
 

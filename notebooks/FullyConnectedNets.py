@@ -61,8 +61,12 @@ from assignment.layers import (
     affine_forward,
     relu_backward,
     relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
     softmax_loss,
     svm_loss,
+    tanh_backward,
+    tanh_forward,
 )
 from assignment.optim import adam, rmsprop, sgd_momentum
 from assignment.solver import Solver, plot_history
@@ -151,6 +155,39 @@ dx = relu_backward(dout, cache)
 
 # The error should be on the order of e-12.
 nbu.check_rel_error("relu_backward dx", dx_num, dx, 1e-11)
+
+# %% [markdown]
+# ## Sigmoid and tanh: forward and backward
+#
+# The older nonlinearities, which Nielsen's `network3` uses: `sigmoid_forward` /
+# `sigmoid_backward` and `tanh_forward` / `tanh_backward`. Each cache holds the output, since
+# both derivatives are functions of it: `out * (1 - out)` and `1 - out ** 2`. The sigmoid must
+# survive large inputs: `exp(1000)` overflows, so compute it from `exp(-|x|)`, which lies in
+# (0, 1]. The expected values below come from another formula, `sigmoid(x) = (1 + tanh(x / 2)) / 2`,
+# and tanh's from its exponentials.
+
+# %%
+x = np.linspace(-3.0, 3.0, num=12).reshape(3, 4)
+out, _ = sigmoid_forward(x)
+nbu.check_rel_error("sigmoid_forward out", out, 0.5 * (1 + np.tanh(x / 2)), 1e-7)
+
+with np.errstate(over="raise", invalid="raise", divide="raise"):
+    out, _ = sigmoid_forward(np.array([-1000.0, 0.0, 1000.0]))
+nbu.check_rel_error("sigmoid_forward at -1000, 0, 1000", out, np.array([0.0, 0.5, 1.0]), 1e-15)
+
+out, _ = tanh_forward(x)
+nbu.check_rel_error("tanh_forward out", out, (np.exp(2 * x) - 1) / (np.exp(2 * x) + 1), 1e-7)
+
+# %%
+rs = np.random.RandomState(231)
+x = rs.randn(10, 10)
+dout = rs.randn(*x.shape)
+
+for name, forward, backward in (("sigmoid", sigmoid_forward, sigmoid_backward), ("tanh", tanh_forward, tanh_backward)):
+    dx_num = eval_numerical_gradient_array(lambda x, forward=forward: forward(x)[0], x, dout)
+    _, cache = forward(x)
+    # The error should be on the order of e-10 or less.
+    nbu.check_rel_error(f"{name}_backward dx", dx_num, backward(dout, cache), 1e-8)
 
 # %% [markdown]
 # **Inline Question 1.** The ReLU is only one of the nonlinearities used in networks.

@@ -41,6 +41,7 @@ TEST_FILES = [
     "tests/test_layers_properties.py",
     "tests/test_layer_errors.py",
     "tests/test_layers_contract.py",
+    "tests/ops/",
 ]
 
 # name -> (what the bug is, text in layers.py, replacement)
@@ -144,13 +145,13 @@ MUTANTS = {
     ),
     "dropout_scale_p": (
         "dropout_forward: kept units scaled by p instead of 1/p",
-        "        mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)\n",
-        "        mask = ((rng.random(x.shape) < p) * p).astype(x.dtype)\n",
+        '        mask = (keep / p if kind == "inverted" else keep).astype(x.dtype)\n',
+        '        mask = (keep * p if kind == "inverted" else keep).astype(x.dtype)\n',
     ),
     "dropout_p_is_drop": (
         "dropout_forward: p treated as the DROP probability",
-        "        mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)\n",
-        "        mask = ((rng.random(x.shape) >= p) / p).astype(x.dtype)\n",
+        "        keep = rng.random(x.shape) < p\n",
+        "        keep = rng.random(x.shape) >= p\n",
     ),
     "dropout_ignores_seed": (
         "dropout_forward: seed ignored (a fresh mask every call)",
@@ -182,15 +183,45 @@ MUTANTS = {
         "    db = dout.sum(axis=(0, 2, 3))\n",
         "    db = dout.sum(axis=(0, 2, 3)) / (dout.shape[2] * dout.shape[3])\n",
     ),
+    "avg_pool_backward_unscaled": (
+        "avg_pool_backward_naive: each position gets the whole dout, not dout / (PH * PW)",
+        "    per_position = dout / (ph * pw)\n",
+        "    per_position = dout\n",
+    ),
+    "avg_pool_width_is_height": (
+        "avg_pool_forward_naive: window width taken from pool_height",
+        "x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]\n            out[:, :, i, j] = window.mean",  # noqa: E501
+        "x[:, :, i * stride : i * stride + ph, j * stride : j * stride + ph]\n            out[:, :, i, j] = window.mean",  # noqa: E501
+    ),
+    "sigmoid_naive_overflow": (
+        "sigmoid_forward: 1 / (1 + exp(-x)), which overflows (and warns) for x far below 0",
+        "    out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))\n",
+        "    out = 1 / (1 + np.exp(-x))\n",
+    ),
+    "sigmoid_backward_no_one_minus": (
+        "sigmoid_backward: dout * out, the (1 - out) factor forgotten",
+        "    dx = dout * out * (1 - out)\n",
+        "    dx = dout * out\n",
+    ),
+    "tanh_backward_no_square": (
+        "tanh_backward: 1 - out instead of 1 - out ** 2",
+        "    dx = dout * (1 - out * out)\n",
+        "    dx = dout * (1 - out)\n",
+    ),
+    "dropout_vanilla_test_identity": (
+        "dropout_forward: vanilla dropout is the identity at test time (forgets the factor p)",
+        "        out = x * p\n",
+        "        out = x.copy()\n",
+    ),
     "pool_ignores_stride": (
         "max_pool_forward_naive: windows advance by 1 whatever the stride",
-        "x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]",
-        "x[:, :, i : i + ph, j : j + pw]",
+        "x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]\n            out[:, :, i, j] = window.max",
+        "x[:, :, i : i + ph, j : j + pw]\n            out[:, :, i, j] = window.max",
     ),
     "pool_width_is_height": (
         "max_pool_forward_naive: window width taken from pool_height",
-        "x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]",
-        "x[:, :, i * stride : i * stride + ph, j * stride : j * stride + ph]",
+        "x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]\n            out[:, :, i, j] = window.max",
+        "x[:, :, i * stride : i * stride + ph, j * stride : j * stride + ph]\n            out[:, :, i, j] = window.max",
     ),
     "pool_bwd_all_ties": (
         "max_pool_backward_naive: gradient to every tied maximum",

@@ -7,6 +7,7 @@
   checks that the normal run has them.
 - ``cython()``: ``twins("cython")``, for tests of the compiled twins' internals (threads, chunks,
   Winograd, SIMD kernels).
+- ``cupy_device()``: CuPy, for tests of the GPU twins on a device; skips without CuPy or a CUDA device.
 """
 
 import pytest
@@ -25,3 +26,14 @@ def twins(backend):
 
 def cython():
     return twins("cython")
+
+
+def cupy_device():
+    """The cupy module where CuPy and a CUDA device are both there; skips the calling test otherwise."""
+    cupy = pytest.importorskip("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("no CUDA device")
+    except Exception as exc:  # noqa: BLE001 - any CUDA runtime failure means: no usable GPU
+        pytest.skip(f"no usable CUDA device ({type(exc).__name__}: {exc})")
+    return cupy

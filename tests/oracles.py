@@ -20,6 +20,14 @@ differentiable input, in argument order and of that input's shape:
 - ``conv_relu(x, w, b, conv_param, dout) -> (out, (dx, dw, db))``: ``F.relu`` of ``conv``.
 - ``max_pool(x, pool_param, dout) -> (out, (dx,))``: ``F.max_pool2d`` with kernel
   (``pool_height``, ``pool_width``), ``stride``, no padding.
+- ``sigmoid(x, dout)``, ``tanh(x, dout) -> (out, (dx,))``: ``torch.sigmoid``, ``torch.tanh``.
+- ``avg_pool(x, pool_param, dout) -> (out, (dx,))``: ``F.avg_pool2d`` with kernel
+  (``pool_height``, ``pool_width``), ``stride``, no padding.
+- ``dropout(x, dropout_param, dout) -> (out, (dx,))``: the mask is drawn as the layer contract
+  states it, ``np.random.default_rng(seed).random(x.shape) < p``, and applied with torch:
+  scaled by 1/p at train time for the "inverted" kind, unscaled for "vanilla"; at test time
+  the identity ("inverted") or a product with p ("vanilla"). torch's own dropout draws from
+  its own generator, so only the formula is torch's here.
 - ``softmax_loss(x, y) -> (loss, dx)``: ``F.cross_entropy``, mean over the N examples.
 - ``svm_loss(x, y) -> (loss, dx)``: multiclass hinge loss with margin 1 that skips j = y_i,
   mean over N. Built on ``F.multi_margin_loss``, which also divides by the number of
@@ -52,16 +60,20 @@ import torch.nn.functional as F
 
 __all__ = [
     "affine",
+    "avg_pool",
     "batchnorm",
     "conv",
     "conv_relu",
+    "dropout",
     "layernorm",
     "max_pool",
     "relu",
+    "sigmoid",
     "softmax_loss",
     "spatial_batchnorm",
     "spatial_groupnorm",
     "svm_loss",
+    "tanh",
 ]
 
 
@@ -111,11 +123,41 @@ def conv_relu(x, w, b, conv_param, dout):
     return _run(out, (xt, wt, bt), dout)
 
 
+def _pool(pool2d, x, pool_param, dout):
+    xt = _leaf(x, np.asarray(x).dtype)
+    kernel = (pool_param["pool_height"], pool_param["pool_width"])
+    return _run(pool2d(xt, kernel_size=kernel, stride=pool_param["stride"]), (xt,), dout)
+
+
 def max_pool(x, pool_param, dout):
+    return _pool(F.max_pool2d, x, pool_param, dout)
+
+
+def sigmoid(x, dout):
     dt = np.asarray(x).dtype
     xt = _leaf(x, dt)
-    kernel = (pool_param["pool_height"], pool_param["pool_width"])
-    out = F.max_pool2d(xt, kernel_size=kernel, stride=pool_param["stride"])
+    return _run(torch.sigmoid(xt), (xt,), dout)
+
+
+def tanh(x, dout):
+    dt = np.asarray(x).dtype
+    xt = _leaf(x, dt)
+    return _run(torch.tanh(xt), (xt,), dout)
+
+
+def avg_pool(x, pool_param, dout):
+    return _pool(F.avg_pool2d, x, pool_param, dout)
+
+
+def dropout(x, dropout_param, dout):
+    dt = np.asarray(x).dtype
+    xt = _leaf(x, dt)
+    p, kind = dropout_param["p"], dropout_param.get("kind", "inverted")
+    if dropout_param["mode"] == "train":
+        keep = np.random.default_rng(dropout_param["seed"]).random(np.shape(x)) < p
+        out = xt * _const(keep, dt) / (p if kind == "inverted" else 1.0)
+    else:
+        out = xt * (1.0 if kind == "inverted" else p)
     return _run(out, (xt,), dout)
 
 

@@ -30,6 +30,8 @@ from assignment.gradient_check import (
     rel_error,
 )
 
+pytestmark = pytest.mark.public  # shipped to students (grader.release.public_tests)
+
 
 def notebook_rs():
     """The stream the notebooks get from ``np.random.seed(231)``."""

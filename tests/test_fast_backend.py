@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from assignment import _fast_numpy, backend, fast_layers
+from assignment import _fast_numpy, fast_layers, layers, registry
 
 REPO = Path(__file__).resolve().parents[1]
-PUBLIC = tuple(f"{op}_{d}_{kind}" for op in ("conv", "conv_relu", "max_pool", "affine", "relu")
+PUBLIC = tuple(f"{op}_{d}_{kind}" for op in ("conv", "conv_relu", "max_pool", "avg_pool", "relu")
                for d in ("forward", "backward") for kind in ("fast", "cpu"))
 
 
@@ -62,10 +62,37 @@ def test_every_public_name_is_the_served_twin(name):
 
 
 def test_the_fast_table_takes_the_served_twins():
-    ops = backend.get_ops("fast")
+    ops = registry.get_ops("fast")
     assert ops.conv_forward is fast_layers.IMPL.conv_forward_fast
     assert ops.max_pool_backward is fast_layers.IMPL.max_pool_backward_fast
     assert ops.conv_relu_forward is fast_layers.IMPL.conv_relu_forward_fast
+
+
+def test_the_naive_affine_layer_serves_as_the_fast_one():
+    # It measured faster than a threaded Cython twin (BENCHMARKS.md), so there is none.
+    for module in (fast_layers, _fast_numpy) + ((fast_layers.CYTHON,) if fast_layers.CYTHON else ()):
+        assert not hasattr(module, "affine_forward_fast") and not hasattr(module, "affine_backward_cpu")
+    ops = registry.get_ops("fast")
+    assert (ops.affine_forward, ops.affine_backward) == (layers.affine_forward, layers.affine_backward)
+
+
+def test_the_extension_source_is_a_map_with_c_in_headers():
+    """fast_layers.pyx holds the dispatchers and includes the algorithms from assignment/fast/*.pxi;
+    the AVX2 code lives in real headers there, never in Cython strings."""
+    pyx = (REPO / "assignment" / "fast_layers.pyx").read_text()
+    fast = REPO / "assignment" / "fast"
+    order = ("threads.pxi", "elementwise.pxi", "im2col.pxi", "winograd.pxi", "pooling.pxi")
+    assert len(pyx.splitlines()) <= 400
+    assert [line.split('"')[1] for line in pyx.splitlines() if line.startswith("include ")] == [
+        f"fast/{name}" for name in order]
+    assert sorted(p.name for p in fast.glob("*.pxi")) == sorted(order)
+    lines = []
+    for path in [REPO / "assignment" / "fast_layers.pyx", *fast.glob("*.pxi")]:
+        text = path.read_text()
+        assert "cdef extern from *" not in text, path
+        lines += text.splitlines()
+    headers = {line.split('"')[1] for line in lines if line.startswith('cdef extern from "')}
+    assert headers == {p.name for p in fast.glob("*.h")} == {"simd.h", "simd_winograd.h", "simd_pool.h"}
 
 
 def test_twins_names_each_backend():
@@ -81,7 +108,7 @@ def test_twins_names_each_backend():
 
 TRAIN_A_STEP = r"""
 import numpy as np
-from assignment import fast_layers, registry, backend          # imported again: no second warning
+from assignment import fast_layers, registry          # imported again: no second warning
 from assignment import optim
 from assignment.classifiers.cnn import ThreeLayerConvNet
 

@@ -108,6 +108,7 @@ def test_a_released_py_whose_replacement_does_not_compile_is_refused():
     with pytest.raises(SyntaxError):
         strip_file("assignment/m.py", bad)
     assert strip_file("assignment/m.pyx", bad)[0].decode().endswith("    return (x\n")  # Cython builds check .pyx
+    assert strip_file("assignment/fast/m.pxi", bad)[0].decode().endswith("    return (x\n")  # and the .pxi it includes
 
 
 def test_notebooks_refuse_twin_regions():
@@ -124,23 +125,31 @@ def test_plumbing_lines_compute_nothing():
     for line in ("N, C, H, W = x.shape", "x, w, b = cache", "N = x.shape[0]", "N, C = x.shape[:2]",
                  "if pool:", "elif y is None:", 'if mode == "train":', 'if y.dtype.kind not in "iu":',
                  "if not self.use_dropout:", "for name, grad in grads.items():", "for key in params:",
-                 "return scores", "return out, cache"):
+                 "return scores", "return out, cache", "cdef Py_ssize_t i, j", "cdef real v",
+                 "cdef real[:, :, ::1] cols", "cdef const real* src"):
         assert markers.is_plumbing_line(line), line
     for line in ("out = np.maximum(x, 0)", "dx = dout * (x > 0)", "N = x.shape[i]", "x = 1", "return f(x)",
                  "if x > 0:", "if x: y = f(x)", "for i in range(N):", "dx /= N", "margins[rows, y] = 0",
                  "mean, var = running_mean, running_var", "return x + 1", "xp = array_module(x)",
-                 "for name, grad in grads.items(): w -= grad", "if (", "not python at all ("):
+                 "for name, grad in grads.items(): w -= grad", "if (", "not python at all (",
+                 "cdef real v = x[i]", "cdef void _k(double* x) noexcept nogil:", 'cdef extern from "simd.h":',
+                 "cdef class Pool:", "cdef real m = max(a, b)"):
         assert not markers.is_plumbing_line(line), line
+    assert markers.is_trivial_line("with nogil:") and not markers.is_trivial_line("with open(path) as f:")
 
 
 # ----------------------------------------------------------------------------------------------
 # the release and the leak check
 # ----------------------------------------------------------------------------------------------
 
-TWIN_FILES = ("assignment/_fast_numpy.py", "assignment/fast_layers.pyx", "assignment/gpu_layers.py")
+TWIN_FILES = ("assignment/_fast_numpy.py", "assignment/fast/elementwise.pxi", "assignment/fast_layers.pyx",
+              "assignment/gpu_layers.py")
 # The files whose twins, released without their markers, the leak check catches line by line (the numpy
 # fallback's twins are written differently from the solution, so only their markers keep them out).
-LINE_TWIN_FILES = ("assignment/fast_layers.pyx", "assignment/gpu_layers.py")
+LINE_TWIN_FILES = ("assignment/fast/elementwise.pxi", "assignment/fast_layers.pyx", "assignment/gpu_layers.py")
+# The Cython extension's sources: the .pyx map and the .pxi files it includes (one module when compiled).
+CYTHON_FILES = ("assignment/fast_layers.pyx", "assignment/fast/threads.pxi", "assignment/fast/elementwise.pxi",
+                "assignment/fast/im2col.pxi", "assignment/fast/winograd.pxi", "assignment/fast/pooling.pxi")
 
 
 def _student_text_lines(student):
@@ -158,16 +167,18 @@ def _student_text_lines(student):
 def test_twin_regions_are_marked_and_replaced():
     ctx = released()
     assert sorted(ctx.twins) == list(TWIN_FILES)
-    assert (len(ctx.twins["assignment/gpu_layers.py"]), len(ctx.twins["assignment/fast_layers.pyx"])) == (19, 10)
+    assert len(ctx.twins["assignment/gpu_layers.py"]) == 22
+    assert len(ctx.twins["assignment/fast_layers.pyx"]) == 2  # conv_relu_forward_cpu, conv_relu_backward_cpu
+    assert len(ctx.twins["assignment/fast/elementwise.pxi"]) == 5  # ReLU fwd/bwd, their kernels, 2 fused kernels
     numpy_twins = {name for name, _ in ctx.twins["assignment/_fast_numpy.py"]}
-    assert numpy_twins == {f"{op}_{d}_cpu" for op in ("affine", "relu", "conv_relu") for d in ("forward", "backward")}
+    assert numpy_twins == {f"{op}_{d}_cpu" for op in ("relu", "conv_relu") for d in ("forward", "backward")}
     student_numpy = (ctx.student / "assignment" / "_fast_numpy.py").read_text()
-    for kept in ("    return layers.affine_forward(x, w, b)\n", "    return layers.relu_backward(dout, cache)\n",
+    for kept in ("    return layers.relu_forward(x)\n", "    return layers.relu_backward(dout, cache)\n",
                  "    return _conv_then_relu(x, w, b, conv_param)\n",
                  "    return _relu_then_conv_backward(dout, cache)\n",
                  "def conv_forward_cpu(", "def _im2col(", "def _col2im(", "def max_pool_backward_cpu("):
         assert kept in student_numpy, kept
-    for gone in ("TWIN", "np.maximum(out, 0, out=out)", "np.matmul(dc, w.astype(dt, copy=False).T)"):
+    for gone in ("TWIN", "np.maximum(out, 0, out=out)", "dout.astype(x.dtype, copy=False) * (x > 0)"):
         assert gone not in student_numpy, gone
     gpu_twins = {name for name, _ in ctx.twins["assignment/gpu_layers.py"]}
     for op in ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss", "svm_loss",
@@ -177,19 +188,21 @@ def test_twin_regions_are_marked_and_replaced():
         assert f"{op}_gpu" in gpu_twins, op
     assert not any(name.startswith(("conv_", "max_pool_")) for name in gpu_twins)
     student_gpu = (ctx.student / "assignment" / "gpu_layers.py").read_text()
-    student_pyx = (ctx.student / "assignment" / "fast_layers.pyx").read_text()
+    student_cython = "".join((ctx.student / rel).read_text() for rel in CYTHON_FILES)
     for gone in ("def _normalize(", "def _normalized_dx(", "def _norm_grads(", "def _check_scores(", "TWIN"):
         assert gone not in student_gpu, gone
     assert "return _on_host(layers.batchnorm_forward, x, gamma, beta, bn_param)" in student_gpu
     assert "def conv_forward_gpu(" in student_gpu and "def _col2im_table(" in student_gpu
-    for gone in ("_relu_fwd", "_relu_bwd", "_affine_fwd_range", "_affine_bwd_part", "_affine_checks", "TWIN",
-                 "0 if v <= 0 else v", "(1 if y[i] > 0 else 0)", "_conv_forward_winograd(x, w, b, conv_param, True)"):
-        assert gone not in student_pyx, gone
-    for kept in ("    return layers.affine_forward(x, w, b)\n", "    return layers.relu_backward(dout, cache)\n",
+    for gone in ("_relu_fwd", "_relu_bwd", "TWIN", "0 if v <= 0 else v", "(1 if y[i] > 0 else 0)",
+                 "_conv_forward_winograd(x, w, b, conv_param, True)"):
+        assert gone not in student_cython, gone
+    for kept in ("    return layers.relu_forward(x)\n", "    return layers.relu_backward(dout, cache)\n",
                  "    return _conv_then_relu(x, w, b, conv_param)\n",
                  "    return _relu_then_conv_backward(dout, cache)\n",
-                 "def conv_forward_cpu(", "cdef void _im2col_img(", "def affine_forward_fast("):
-        assert kept in student_pyx, kept
+                 "cdef void _relu_inplace(real* a, Py_ssize_t n) noexcept nogil:\n",
+                 "def conv_forward_cpu(", "cdef void _im2col_img(", "def avg_pool_forward_fast(",
+                 'include "fast/elementwise.pxi"\n', '#include "simd.h"\n'):
+        assert kept in student_cython + (ctx.student / "assignment" / "fast" / "simd_pool.h").read_text(), kept
     assert "gpu_layers.py" not in ctx.student_modules  # a file with twin regions only stays given
 
 
@@ -197,11 +210,12 @@ def test_no_forbidden_twin_line_appears_under_the_student_tree():
     ctx = released()
     twins = region_lines(REPO, kinds=(markers.TWIN,))
     forbidden = {norm for norm, _, _, excused in twins if excused is None}
-    assert len(forbidden) > 150  # the kernels and the math of 25 twin regions
+    assert len(forbidden) > 120  # the kernels and the math of 30 twin regions (132 distinct lines)
     for answer in ("loss = -log_probs[rows, y].sum() / N", "mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)",
                    "dx = g * inv_std if mode == \"test\" else _normalized_dx(g, x_hat, inv_std, 0)",
                    "dx[i] = dout[i] * (1 if x[i] > 0 else 0) # a product, as dout * (x > 0): NaN * 0 is NaN",
-                   "np.matmul(x2d[lo:hi], w, out=out[lo:hi])", "inv_std = 1 / xp.sqrt(var + eps)"):
+                   "out, conv_cache = _conv_forward_im2col(x, w, b, conv_param, True)",
+                   "inv_std = 1 / xp.sqrt(var + eps)"):
         assert answer in forbidden, answer
     assert forbidden <= set(forbidden_lines(REPO))
     student_lines = list(_student_text_lines(ctx.student))
@@ -254,8 +268,9 @@ def test_the_leak_check_fails_the_tree_without_twin_markers(tmp_path):
     leaks = find_leaks(old_root, old_student)
     leaked = {(p, line.strip()) for p, _, line, _ in leaks}
     assert ("assignment/gpu_layers.py", "loss = -log_probs[rows, y].sum() / N") in leaked
-    assert ("assignment/gpu_layers.py", "mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)") in leaked
-    assert ("assignment/fast_layers.pyx", "db = dout.sum(axis=0)") in leaked
+    assert ("assignment/gpu_layers.py", "positive[rows, y] = -positive.sum(axis=1)") in leaked
+    assert ("assignment/fast_layers.pyx", "return out, (conv_cache, out)") in leaked
+    assert ("assignment/fast/elementwise.pxi", "return np.maximum(x, 0), x") in leaked
     assert {p for p, _ in leaked} == set(LINE_TWIN_FILES)
 
 
@@ -393,9 +408,9 @@ def run_all(gl, fl, a):
         call(f"{key}_backward", backward, dout, r[1] if r else fallback_cache)
 
     x, w, b, dout = a["x"], a["w"], a["b"], a["dout"]
+    # affine: a GPU twin only (the naive layer serves as the fast one)
+    pair("affine_gpu", gl.affine_forward_gpu, gl.affine_backward_gpu, (x, w, b), dout, (x, w, b))
     for name, m in (("gpu", gl), ("cpu", fl), ("fast", fl)):
-        pair(f"affine_{name}", getattr(m, f"affine_forward_{name}"), getattr(m, f"affine_backward_{name}"),
-             (x, w, b), dout, (x, w, b))
         pair(f"relu_{name}", getattr(m, f"relu_forward_{name}"), getattr(m, f"relu_backward_{name}"),
              (a["r"],), a["dr"], a["r"])
         pair(f"conv_relu_{name}", getattr(m, f"conv_relu_forward_{name}"), getattr(m, f"conv_relu_backward_{name}"),
@@ -446,13 +461,14 @@ def run_all(gl, fl, a):
              (a["xc"], a["wc"], a["bc"], cp), a["dc"], None)
         pair(f"max_pool_{name}", getattr(m, f"max_pool_forward_{name}"), getattr(m, f"max_pool_backward_{name}"),
              (a["xq"], pp), a["dp"], None)
+    pair("avg_pool_fast", fl.avg_pool_forward_fast, fl.avg_pool_backward_fast, (a["xq"], pp), a["dp"], None)
     return outputs, errors
 '''
 
 # The naive function each twin of student code hands its work to (the NotImplementedError names it).
 DELEGATES = {
-    **{f"affine_{n}_forward": "affine_forward" for n in ("gpu", "cpu", "fast")},
-    **{f"affine_{n}_backward": "affine_backward" for n in ("gpu", "cpu", "fast")},
+    "affine_gpu_forward": "affine_forward",
+    "affine_gpu_backward": "affine_backward",
     **{f"relu_{n}_forward": "relu_forward" for n in ("gpu", "cpu", "fast")},
     **{f"relu_{n}_backward": "relu_backward" for n in ("gpu", "cpu", "fast")},
     **{f"conv_relu_{n}_forward": "relu_forward" for n in ("gpu", "cpu", "fast")},
@@ -546,8 +562,8 @@ def test_student_twins_call_the_student_layers_and_conv_pool_twins_still_work(ba
         assert errors[key].startswith(f"{naive}: not implemented yet"), (key, errors[key])
     want, want_errors = _instructor_run()
     assert want_errors == {}
-    conv_pool = {k for k in want if k.startswith(("conv_gpu", "conv_fast", "max_pool_"))}
-    assert len(conv_pool) == 2 * 6  # conv: out, dx, dw, db; pool: out, dx; for the gpu and the fast twins
+    conv_pool = {k for k in want if k.startswith(("conv_gpu", "conv_fast", "max_pool_", "avg_pool_"))}
+    assert len(conv_pool) == 2 * 6 + 2  # conv: out, dx, dw, db; max pool: out, dx (gpu, fast); avg pool (fast)
     # What else came back are the params' own arrays (running statistics, the generator's next draw).
     assert {k for k in outputs if "/bn_param/" not in k and not k.endswith("/next_draw")} == conv_pool
     _assert_same(outputs, want, conv_pool)
@@ -567,7 +583,7 @@ def test_solved_student_twins_match_the_instructor_twins(backend):
     assert set(outputs) == set(want)
     for must in ("batchnorm_running/bn_param/running_mean", "batchnorm_new/bn_param/running_var",
                  "spatial_batchnorm/bn_param/running_mean", "dropout_rng/next_draw", "dropout_seed_forward/0",
-                 "softmax_loss_gpu/0", "affine_cpu_backward/1", "conv_relu_cpu_forward/0",
+                 "softmax_loss_gpu/0", "affine_gpu_backward/1", "conv_relu_cpu_forward/0",
                  "conv_relu_fast_backward/2"):
         assert must in want, must
     _assert_same(outputs, want, want)

@@ -14,6 +14,8 @@ from assignment.gradient_check import (
     rel_error,
 )
 
+pytestmark = pytest.mark.public  # shipped to students (grader.release.public_tests)
+
 
 def test_eval_numerical_gradient_cubic(rng):
     x = rng.standard_normal((3, 4))

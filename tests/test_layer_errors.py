@@ -15,6 +15,8 @@ import pytest
 
 from assignment import gradient_check, layer_utils, layers, optim
 
+pytestmark = pytest.mark.public  # shipped to students (grader.release.public_tests)
+
 
 def raises_naming(name, *shapes):
     """pytest.raises(ValueError) whose message names ``name`` and quotes every shape."""

@@ -1,16 +1,12 @@
-"""Every registered twin (naive, Cython, its numpy fallback, CuPy) against the naive version and the torch oracle.
+"""The CPU twins' own contract, beyond the operation table's checks (tests/ops/test_table.py).
 
-Two parametrized tests run each row of ``assignment.registry.TWINS`` on its seeded grid
-(non-square kernels, stride 2 and 3, pad 0 and 2, N=1, overlapping and tied pooling windows),
-forward and backward, in float32 and float64: every fast twin against the naive layer (no torch
-needed), and every implementation against the torch oracle. Both check that inputs are not
-mutated and that outputs and gradients keep the inputs' dtypes. The contract tests that follow
-(memory layouts, dtype promotion, the ValueError messages, NaN, the GPU dispatch, the CS231n
-notebook's fast-vs-naive cells) run on both sets of CPU twins, the compiled Cython ones and the
-pure-numpy fallback (``twins`` fixture); the Cython-only tests of its threads, chunks, Winograd
-and SIMD kernels close the file. The ``gpu`` implementation is skipped cleanly where CuPy or a
-CUDA device is missing; the ``cython`` one, where ASSIGNMENT_FAST_LAYERS=numpy blocks it or no
-compiler built it.
+The table-driven test runs every row of ``assignment.registry`` (naive, Cython, its numpy fallback,
+CuPy) against torch, the naive layer and numerical gradients. The tests here are particular to the
+fast CPU twins (the rows of ``registry.TWINS``): memory layouts, dtype promotion, the ValueError
+messages, NaN, the GPU dispatch, the CS231n notebook's fast-vs-naive cells, run on both sets of CPU
+twins, the compiled Cython ones and the pure-numpy fallback (``twins`` fixture); the Cython-only tests
+of its threads, chunks, Winograd and SIMD kernels close the file. The ``cython`` ones skip where
+ASSIGNMENT_FAST_LAYERS=numpy blocks the extension (``make test-fallback``) or no compiler built it.
 """
 
 import platform
@@ -24,41 +20,13 @@ from fast_backends import BACKENDS
 
 from assignment import layers
 from assignment.gradient_check import rel_error
-from assignment.registry import AFFINE, IMPLS, TWINS
+from assignment.registry import CONV, MAX_POOL, TWINS
 
 DTYPES = (np.float32, np.float64)
-GRID = [(twin, case) for twin in TWINS for case in twin.cases]
-GRID_IDS = [f"{twin.name}-{case.label}" for twin, case in GRID]
-
-
-FAST_IMPLS = tuple(i for i in IMPLS if i != "naive")
-
-
-def _impl_param(impl):
-    return pytest.param(impl, marks=pytest.mark.gpu) if impl == "gpu" else impl
-
-
 @pytest.fixture(params=BACKENDS)
 def twins(request):
     """The module of one set of CPU twins: the compiled Cython ones, then the numpy fallback."""
     return fast_backends.twins(request.param)
-
-
-def _require_gpu():
-    """Skip unless CuPy, a CUDA device and assignment.gpu_layers are all there."""
-    cupy = pytest.importorskip("cupy")
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("no CUDA device")
-    except Exception as exc:  # noqa: BLE001 - any CUDA runtime failure means: no usable GPU
-        pytest.skip(f"no usable CUDA device ({type(exc).__name__}: {exc})")
-    try:
-        import assignment.gpu_layers  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name != "assignment.gpu_layers":
-            raise
-        pytest.skip("assignment.gpu_layers is not written yet")
-    return cupy
 
 
 def _run(twin, impl, arrays, param, dout):
@@ -66,7 +34,7 @@ def _run(twin, impl, arrays, param, dout):
     if impl in BACKENDS:
         fast_backends.twins(impl)  # skips where the compiled twins are not in use
     if impl == "gpu":
-        cupy = _require_gpu()
+        cupy = fast_backends.cupy_device()
         out, cache = twin.run_forward("gpu", [cupy.asarray(a) for a in arrays], param)
         grads = twin.grads(twin.backward("gpu")(cupy.asarray(dout), cache))
         return cupy.asnumpy(out), tuple(cupy.asnumpy(g) for g in grads)
@@ -79,46 +47,6 @@ def _assert_close(got, want, tol, what):
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=what)
-
-
-def _run_checked(twin, impl, case, dtype):
-    """(arrays, dout, out, grads) of one implementation on one case, after checking the contract's
-    dtypes and shapes and that no input and no parameter dict was modified."""
-    arrays, dout = case.draw(dtype)
-    before = [a.copy() for a in (*arrays, dout)]
-    param = case.param
-    out, grads = _run(twin, impl, arrays, param, dout)
-    assert out.dtype == np.dtype(dtype)
-    for got, a in zip(grads, arrays, strict=True):
-        assert got.dtype == a.dtype and got.shape == a.shape
-    for old, new in zip(before, (*arrays, dout), strict=True):
-        np.testing.assert_array_equal(new, old, err_msg="an input was modified")
-    assert param == case.param, "the parameter dict was modified"
-    return arrays, dout, out, grads
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("impl", [_impl_param(i) for i in FAST_IMPLS])
-@pytest.mark.parametrize(("twin", "case"), GRID, ids=GRID_IDS)
-def test_twin_agrees_with_naive(twin, case, impl, dtype):
-    arrays, dout, out, grads = _run_checked(twin, impl, case, dtype)
-    naive_out, naive_grads = _run(twin, "naive", arrays, case.param, dout)
-    tol = twin.tol(dtype)
-    _assert_close(out, naive_out, tol, f"{impl} {twin.name} out vs naive")
-    for k, (got, want) in enumerate(zip(grads, naive_grads, strict=True)):
-        _assert_close(got, want, tol, f"{impl} {twin.name} grad {k} vs naive")
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("impl", [_impl_param(i) for i in IMPLS])
-@pytest.mark.parametrize(("twin", "case"), GRID, ids=GRID_IDS)
-def test_twin_agrees_with_torch(twin, case, impl, dtype, oracles):
-    arrays, dout, out, grads = _run_checked(twin, impl, case, dtype)
-    want_out, want_grads = twin.run_oracle(oracles, arrays, case.param, dout)
-    tol = twin.tol(dtype)
-    _assert_close(out, want_out, tol, f"{impl} {twin.name} out vs torch")
-    for k, (got, want) in enumerate(zip(grads, want_grads, strict=True)):
-        _assert_close(got, want, tol, f"{impl} {twin.name} grad {k} vs torch")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -142,7 +70,7 @@ def test_cpu_twin_takes_noncontiguous_and_readonly_inputs(twin, backend):
 
 
 def test_conv_mixed_dtypes_follow_numpy_promotion(twins):
-    case = TWINS[0].cases[2]
+    case = CONV.cases[2]
     (x, w, b), dout = case.draw(np.float64)
     x32 = x.astype(np.float32)
     out, cache = twins.conv_forward_fast(x32, w, b, case.param)
@@ -160,13 +88,13 @@ def test_conv_same_result_for_any_thread_count_and_chunking(threads, chunk_bytes
     from threadpoolctl import threadpool_limits
 
     cython = fast_backends.cython()
-    case = TWINS[0].cases[-1]  # N=7: uneven split over threads, several chunks per thread
+    case = CONV.cases[-1]  # N=7: uneven split over threads, several chunks per thread
     arrays, dout = case.draw(np.float64)
-    want_out, want_grads = _run(TWINS[0], "naive", arrays, case.param, dout)
+    want_out, want_grads = _run(CONV, "naive", arrays, case.param, dout)
     monkeypatch.setattr(cython, "_CHUNK_BYTES", chunk_bytes)
     with threadpool_limits(limits=threads, user_api="openmp"):
         assert cython.num_threads() == threads
-        out, grads = _run(TWINS[0], "cython", arrays, case.param, dout)
+        out, grads = _run(CONV, "cython", arrays, case.param, dout)
     _assert_close(out, want_out, 1e-12, "out")
     for got, want in zip(grads, want_grads, strict=True):
         _assert_close(got, want, 1e-12, "grad")
@@ -176,13 +104,10 @@ def test_blas_thread_limit_is_restored(twins):
     from threadpoolctl import threadpool_info
 
     before = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
-    case = TWINS[0].bench_cases[2]
+    case = CONV.bench_cases[2]
     arrays, dout = case.draw(np.float32)
     out, cache = twins.conv_forward_fast(*arrays, case.param)
     twins.conv_backward_fast(dout, cache)
-    (x, w, b), dout = AFFINE.cases[2].draw(np.float32)
-    out, cache = twins.affine_forward_fast(x, w, b)
-    twins.affine_backward_fast(dout, cache)
     after = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
     assert after == before
 
@@ -222,7 +147,7 @@ def test_conv_rejects_integer_and_non_arrays_like_naive(twins):
 
 
 def test_conv_backward_rejects_wrong_dout_shape(twins):
-    case = TWINS[0].cases[0]
+    case = CONV.cases[0]
     arrays, dout = case.draw(np.float64)
     _, cache = twins.conv_forward_fast(*arrays, case.param)
     with pytest.raises(ValueError, match="dout"):
@@ -246,7 +171,7 @@ def test_pool_bad_input_raises_the_naive_error(label, xs, param, twins):
 
 
 def test_pool_backward_rejects_wrong_dout_shape(twins):
-    case = TWINS[1].cases[0]
+    case = MAX_POOL.cases[0]
     arrays, dout = case.draw(np.float64)
     _, cache = twins.max_pool_forward_fast(*arrays, case.param)
     with pytest.raises(ValueError, match="dout"):
@@ -324,19 +249,17 @@ class _FakeCupyArray:
     __module__ = "cupy._core.core"
 
 
-@pytest.mark.parametrize(
-    ("fast_name", "gpu_name", "nargs"),
-    [
-        ("conv_forward_fast", "conv_forward_gpu", 4),
-        ("conv_backward_fast", "conv_backward_gpu", 2),
-        ("max_pool_forward_fast", "max_pool_forward_gpu", 2),
-        ("max_pool_backward_fast", "max_pool_backward_gpu", 2),
-        ("affine_forward_fast", "affine_forward_gpu", 3),
-        ("affine_backward_fast", "affine_backward_gpu", 2),
-        ("relu_forward_fast", "relu_forward_gpu", 1),
-        ("relu_backward_fast", "relu_backward_gpu", 2),
-    ],
-)
+def _dispatch_rows():
+    """(fast name, GPU name, argument count) of every CPU twin in the table."""
+    rows = []
+    for op in TWINS:
+        forward, backward = op.function_names
+        nargs = len(op.array_names) + (op.cases[0].params is not None)
+        rows += [(f"{forward}_fast", f"{forward}_gpu", nargs), (f"{backward}_fast", f"{backward}_gpu", 2)]
+    return rows
+
+
+@pytest.mark.parametrize(("fast_name", "gpu_name", "nargs"), _dispatch_rows())
 def test_cupy_arrays_dispatch_to_gpu_layers(fast_name, gpu_name, nargs, monkeypatch, twins):
     calls = []
     stub = types.ModuleType("assignment.gpu_layers")
@@ -406,21 +329,6 @@ def test_relu_nan_and_inf_follow_the_naive_rules(twins):
     np.testing.assert_array_equal(twins.relu_backward_fast(dout, cache), want_dx)
 
 
-BAD_AFFINE = [
-    ("w-rows", (4, 3, 2), (5, 7), (7,)),
-    ("b-shape", (4, 6), (6, 7), (6,)),
-    ("x-1d", (6,), (6, 7), (7,)),
-    ("w-3d", (4, 6), (6, 7, 1), (7,)),
-]
-
-
-@pytest.mark.parametrize(("label", "xs", "ws", "bs"), BAD_AFFINE, ids=[c[0] for c in BAD_AFFINE])
-def test_affine_bad_input_raises_the_naive_error(label, xs, ws, bs, twins):
-    rng = np.random.default_rng(0)
-    x, w, b = (rng.standard_normal(s) for s in (xs, ws, bs))
-    assert _message(twins.affine_forward_fast, x, w, b) == _message(layers.affine_forward, x, w, b)
-
-
 @pytest.mark.parametrize("twin", TWINS, ids=lambda t: t.name)
 def test_blas_hold_is_released_after_every_twin(twin):
     """Each parallel section of the Cython twins that holds BLAS to one thread lets go of it (the hold is counted)."""
@@ -441,7 +349,7 @@ def test_conv_backward_is_bitwise_repeatable_with_threads(index, twins):
     (and the numpy twins, whose BLAS runs on two threads, are repeatable too)."""
     from threadpoolctl import threadpool_limits
 
-    case = TWINS[0].bench_cases[index]  # DeepConvNet's conv4 / conv5 at batch 100: many chunks per thread
+    case = CONV.bench_cases[index]  # DeepConvNet's conv4 / conv5 at batch 100: many chunks per thread
     arrays, dout = case.draw(np.float32)
     runs = []
     with threadpool_limits(limits=2):
@@ -518,7 +426,7 @@ def test_winograd_and_im2col_agree_with_naive(x_shape, F, pad, dtype):
 def test_conv_cpu_picks_winograd_where_it_measured_faster():
     """docs/fast_layers.md: Winograd for 3x3 stride 1 with C >= 16 and F <= C, im2col elsewhere."""
     cython = fast_backends.cython()
-    deep = {case.label.split()[1]: case for case in TWINS[0].bench_cases if case.label.startswith("DeepConvNet")}
+    deep = {case.label.split()[1]: case for case in CONV.bench_cases if case.label.startswith("DeepConvNet")}
     picked = {name: cython._use_winograd(c.shapes[1][1], c.shapes[1][0], 3, 3, 1) for name, c in deep.items()}
     assert picked == {"conv1": False, "conv2": True, "conv3": False, "conv4": True, "conv5": False, "conv6": True}
     assert not cython._use_winograd(32, 32, 3, 3, 2)

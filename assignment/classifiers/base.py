@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from assignment.backend import get_ops
 from assignment.devices import require_cupy, to_host
+from assignment.registry import get_ops
 
 
 class Model:
@@ -12,7 +12,7 @@ class Model:
     - reg: L2 strength, read at every call of ``loss`` (so ``model.reg = 0.5`` takes effect)
     - dtype: dtype of the parameters; inputs are cast to it
     - seed: seed of ``self.rng``, the model's own ``np.random.Generator``
-    - backend: "fast" or "naive", the layer table in ``self.ops`` (see assignment.backend)
+    - backend: "fast" or "naive", the layer table in ``self.ops`` (see assignment.registry.get_ops)
 
     ``model.to("gpu")`` moves the parameters to the GPU (CuPy) and switches to the GPU twins;
     ``model.to("cpu")`` moves them back to the chosen backend. Inputs must then live on the

@@ -22,7 +22,7 @@ class TwoLayerNet(Model):
     - reg: L2 regularization strength
     - dtype: dtype of the parameters and of the computation
     - seed: seed of the model's generator (weights); None for fresh entropy
-    - backend: "fast" (default) or "naive" layers, see assignment.backend
+    - backend: "fast" (default) or "naive" layers, see assignment.registry.get_ops
 
     params: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,).
     """

@@ -78,14 +78,34 @@ MUTANTS = {
                             "    dbeta = dout.sum(axis=0, keepdims=True).sum(axis=(1, 2), keepdims=True)\n"),
     # --- dropout -------------------------------------------------------------------------------
     "dropout_drop_prob": ("dropout treats p as the probability of dropping", "layers.py",
-                          "        mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)\n",
-                          "        mask = ((rng.random(x.shape) >= p) / (1 - p)).astype(x.dtype)\n"),
+                          "        keep = rng.random(x.shape) < p\n",
+                          "        keep = rng.random(x.shape) >= p\n"),
     "dropout_not_inverted": ("dropout forgets to scale the kept units by 1/p", "layers.py",
-                             "        mask = ((rng.random(x.shape) < p) / p).astype(x.dtype)\n",
-                             "        mask = (rng.random(x.shape) < p).astype(x.dtype)\n"),
+                             "        mask = (keep / p if kind == \"inverted\" else keep).astype(x.dtype)\n",
+                             "        mask = keep.astype(x.dtype)\n"),
     "dropout_backward_ignores_mask": ("dropout_backward passes dout through unmasked", "layers.py",
                                       "        dx = dout * mask\n",
                                       "        dx = dout.copy()\n"),
+    "dropout_vanilla_scales": ("vanilla dropout scales the kept units by 1/p as inverted dropout does", "layers.py",
+                               "        mask = (keep / p if kind == \"inverted\" else keep).astype(x.dtype)\n",
+                               "        mask = (keep / p).astype(x.dtype)\n"),
+    "dropout_vanilla_test_identity": ("vanilla dropout is the identity at test time (forgets the factor p)",
+                                      "layers.py", "        out = x * p\n", "        out = x.copy()\n"),
+    "dropout_vanilla_backward_test": ("vanilla dropout's test-mode backward passes dout unscaled", "layers.py",
+                                      "        dx = dout * dropout_param[\"p\"]\n", "        dx = dout.copy()\n"),
+    # --- sigmoid, tanh -------------------------------------------------------------------------
+    "sigmoid_overflow_nan": ("sigmoid as exp(x) / (1 + exp(x)): nan for large x", "layers.py",
+                             "    out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))\n",
+                             "    out = np.exp(x) / (1 + np.exp(x))\n"),
+    "sigmoid_backward_no_one_minus": ("sigmoid_backward forgets the (1 - out) factor", "layers.py",
+                                      "    dx = dout * out * (1 - out)\n", "    dx = dout * out\n"),
+    "sigmoid_backward_of_x": ("sigmoid_backward treats the cache as x: sigmoid'(out) instead of sigmoid'(x)",
+                              "layers.py", "    dx = dout * out * (1 - out)\n",
+                              "    s = 1 / (1 + np.exp(-out))\n    dx = dout * s * (1 - s)\n"),
+    "tanh_backward_no_square": ("tanh_backward uses 1 - out instead of 1 - out ** 2", "layers.py",
+                                "    dx = dout * (1 - out * out)\n", "    dx = dout * (1 - out)\n"),
+    "tanh_forward_sigmoid": ("tanh_forward computes 2 * sigmoid(x) - 1 of the wrong argument", "layers.py",
+                             "    out = np.tanh(x)\n", "    out = 2 / (1 + np.exp(-x)) - 1\n"),
     # --- convolution and pooling ---------------------------------------------------------------
     "conv_no_padding": ("conv_forward_naive ignores pad", "layers.py",
                         "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n    w_rows = w.reshape(F, -1)\n"
@@ -111,6 +131,19 @@ MUTANTS = {
                        "            routed = np.zeros(window.shape, dtype=x.dtype)\n"
                        "            np.put_along_axis(routed, first_max, dout[:, :, i, j][:, :, None], axis=2)\n",
                        "            routed = (window == window.max(axis=2, keepdims=True)) * dout[:, :, i, j][:, :, None]\n"),  # noqa: E501
+    "avg_pool_divides_by_width": ("avg pool divides by pool_width only (square windows hide it)", "layers.py",
+                                  "            out[:, :, i, j] = window.mean(axis=(2, 3))\n",
+                                  "            out[:, :, i, j] = window.sum(axis=(2, 3)) / pw\n"),
+    "avg_pool_backward_overwrites": ("avg-pool gradient of overlapping windows overwrites instead of adding",
+                                     "layers.py",
+                                     "            dx[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw] += per_position",  # noqa: E501
+                                     "            dx[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw] = per_position"),  # noqa: E501
+    "avg_pool_backward_unscaled": ("avg-pool backward gives each position the whole dout, not dout / (PH * PW)",
+                                   "layers.py", "    per_position = dout / (ph * pw)\n", "    per_position = dout\n"),
+    "avg_pool_stride_is_window": ("avg pool steps by the window instead of the stride (right only when equal)",
+                                  "layers.py",
+                                  "            window = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]\n            out[:, :, i, j] = window.mean",  # noqa: E501
+                                  "            window = x[:, :, i * ph : i * ph + ph, j * pw : j * pw + pw]\n            out[:, :, i, j] = window.mean"),  # noqa: E501
     "pool_overlap_overwrites": ("max-pool gradient of overlapping windows overwrites instead of adding", "layers.py",
                                 "            dx[:, :, hs, ws] += routed.reshape(N, C, ph, pw)\n",
                                 "            dx[:, :, hs, ws] = routed.reshape(N, C, ph, pw)\n"),
