@@ -51,9 +51,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from assignment import layers
 from assignment.checks import compute_dtype as _compute_dtype
 from assignment.checks import conv_geometry as _conv_geometry
+from assignment.checks import conv_relu_cache, require_shape
 from assignment.checks import pool_geometry as _pool_geometry
 from assignment.checks import require_array as _require_array
-from assignment.checks import require_shape
 
 # ----------------------------------------------------------------------------------------------
 # Arrays (the argument checks, in the naive layers' order, are assignment.checks')
@@ -215,16 +215,8 @@ def _conv_then_relu(x, w, b, conv_param):
 
 def _relu_then_conv_backward(dout, cache):
     """layers.relu_backward, then conv_backward_cpu: conv_relu_backward_cpu's contract, unfused."""
-    conv_cache, y = _conv_relu_cache(cache)
+    conv_cache, y = conv_relu_cache(cache)
     return conv_backward_cpu(layers.relu_backward(dout, y), conv_cache)
-
-
-def _conv_relu_cache(cache):
-    """(conv cache, ReLU array) out of a conv_relu cache, or a ValueError that says what it needs."""
-    if not isinstance(cache, tuple) or len(cache) != 2 or not isinstance(cache[0], tuple) or len(cache[0]) != 4:
-        raise ValueError("cache must be the ((x, w, b, conv_param), relu_cache) of conv_relu_forward_fast "
-                         "or of layer_utils.conv_relu_forward")
-    return cache
 
 
 def conv_relu_forward_cpu(x, w, b, conv_param):
@@ -254,7 +246,7 @@ def conv_relu_backward_cpu(dout, cache):
 
     Returns a tuple of (dx, dw, db), in the shapes and dtypes of x, w and b.
     """
-    conv_cache, y = _conv_relu_cache(cache)
+    conv_cache, y = conv_relu_cache(cache)
     x, w, b, conv_param = conv_cache
     out_shape = _conv_geometry(x, w, b, conv_param)[0]
     _require_array("dout", dout)

@@ -137,6 +137,15 @@ def pool_geometry(x, pool_param):
     return _checked_pool_geometry(x, pool_param, devices=False)
 
 
+def conv_relu_cache(cache):
+    """(conv cache, ReLU array) out of a conv_relu cache (the fast twins' or the naive one), or a
+    ValueError that says what it needs."""
+    if not isinstance(cache, tuple) or len(cache) != 2 or not isinstance(cache[0], tuple) or len(cache[0]) != 4:
+        raise ValueError("cache must be the ((x, w, b, conv_param), relu_cache) of conv_relu_forward_fast "
+                         "or of layer_utils.conv_relu_forward")
+    return cache
+
+
 def compute_dtype(*dtypes):
     """The dtype the fast twins compute in: float32 stays float32 (float16 computes in float32),
     everything else computes in float64."""
