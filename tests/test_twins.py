@@ -517,3 +517,10 @@ def test_winograd_simd_and_cython_transforms_agree_bitwise(x_shape, F, pad, relu
     want_grads = layers.conv_backward_naive(dout.astype(np.float64), cache)
     for name, got, expect in zip(("dx", "dw", "db"), runs[0][1:], want_grads, strict=True):
         _assert_close(got, expect, 2e-5, f"{name} vs naive")
+
+
+@pytest.mark.parametrize("bad", [None, (1, 2, 3), ((1, 2), np.zeros(3))], ids=["none", "triple", "short-conv-cache"])
+def test_conv_relu_backward_rejects_a_cache_it_cannot_read(bad, twins):
+    dout = np.zeros((1, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"cache must be the \(\(x, w, b, conv_param\), relu_cache\)"):
+        twins.conv_relu_backward_fast(dout, bad)
