@@ -67,7 +67,7 @@ clean:
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_layers.py --write
 
-# Execute the five notebooks, built from notebooks/*.py, in a scratch copy with nbclient, outputs kept for
+# Execute the six notebooks, built from notebooks/*.py, in a scratch copy with nbclient, outputs kept for
 # reading in build/notebooks/ (full training budgets; small ones when CI or ASSIGNMENT_FAST_NOTEBOOKS is set).
 # The tracked top-level .ipynb are never written here: `$(PY) scripts/build_notebooks.py` writes them, clean.
 notebooks: $(VENV)/.installed-dev

@@ -212,6 +212,24 @@ def require_scores_and_labels(x, y, devices=False):
         raise ValueError(f"x must hold at least one example, got shape {x.shape}")
 
 
+def require_scores_and_targets(x, y, devices=False):
+    """A binary loss's inputs: float scores x of shape (N, ...) with N >= 1, and targets y of the
+    same shape, of integers, booleans or floats, every one 0 or 1. On a GPU the value check costs
+    one scalar copy back."""
+    require_array("x", x, devices=devices)
+    require_min_ndim("x", x, 1)
+    if x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one example, got shape {x.shape}")
+    if not _accepted(y, devices):
+        raise ValueError(f"y must be {_array_kinds(devices)} of 0/1 targets, got {type(y).__name__}")
+    if y.shape != x.shape:
+        raise ValueError(f"y must have the shape of x, {x.shape} (one 0/1 target per score), got shape {y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"y must hold 0/1 targets as integers, booleans or floats, got dtype {y.dtype}")
+    if y.dtype.kind != "b" and bool(((y != 0) & (y != 1)).any()):
+        raise ValueError(f"y must hold only 0 and 1, found values in [{y.min()}, {y.max()}]")
+
+
 def require_norm_inputs(x, gamma, beta, x_layout="(N, D)", devices=False):
     """Float x of shape (N, D); gamma and beta of shape (D,) (integers allowed)."""
     require_array("x", x, devices=devices)

@@ -1,4 +1,5 @@
-"""Data sets: MNIST / Fashion-MNIST IDX files, CIFAR-10 python batches, the embedded subset.
+"""Data sets: MNIST / Fashion-MNIST IDX files, CIFAR-10 python batches, MNIST as one pickle
+(``load_mnist_pkl``: Nielsen's ``mnist.pkl.gz``), the embedded subset.
 
 Nothing here downloads anything. Data is found, in this order:
 
@@ -18,6 +19,7 @@ it is missing, ``ValueError`` when it is there but wrong.
 """
 
 import gzip
+import math
 import os
 import pickle
 import zipfile
@@ -246,14 +248,13 @@ class _DtypeStub:
             self.byteorder = order if order in "<>|=" else "="
 
     def resolve(self):
-        dtype = np.dtype(self.name)
+        try:
+            dtype = np.dtype(self.name)
+        except (TypeError, ValueError, SyntaxError) as e:
+            raise ValueError(f"unknown array dtype {self.name[:40]!r}") from e
         if dtype.kind not in "biuf" or dtype.hasobject:
-            raise ValueError(f"refusing array dtype {self.name!r} (only plain numbers are allowed)")
+            raise ValueError(f"refusing array dtype {self.name[:40]!r} (only plain numbers are allowed)")
         return dtype.newbyteorder(self.byteorder) if self.byteorder in "<>" else dtype
-
-
-class _NdarrayMarker:
-    """Stands in for ``numpy.ndarray`` (only ever passed as an argument)."""
 
 
 class _ArrayStub:
@@ -269,23 +270,60 @@ class _ArrayStub:
         _, self.shape, self.dtype, self.fortran, self.raw = state
 
     def resolve(self):
+        """The real array (a fresh, writeable copy in native byte order); ValueError if malformed."""
         if not isinstance(self.dtype, _DtypeStub):
             raise ValueError("array without a dtype")
         dtype = self.dtype.resolve()
         raw = self.raw
-        if isinstance(raw, str):
-            raw = raw.encode("latin1")
+        if isinstance(raw, str):  # Python 2 str, read with encoding="latin1"
+            try:
+                raw = raw.encode("latin1")
+            except UnicodeEncodeError as e:
+                raise ValueError("array data is not a byte string") from e
         if not isinstance(raw, (bytes, bytearray)):
             raise ValueError(f"array data must be raw bytes, got {type(raw).__name__}")
-        shape = tuple(int(s) for s in self.shape)
-        if any(s < 0 for s in shape) or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(raw):
+        if not isinstance(self.shape, (tuple, list)) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in self.shape
+        ):
+            raise ValueError("array shape must be a tuple of non-negative integers")
+        shape = tuple(self.shape)
+        if math.prod(shape) * dtype.itemsize != len(raw):
             raise ValueError(f"array of shape {shape} and dtype {dtype} does not match its {len(raw)} bytes")
         arr = np.frombuffer(bytes(raw), dtype=dtype).reshape(shape, order="F" if self.fortran else "C")
         return arr.astype(dtype.newbyteorder("="))
 
 
+class _Standin:
+    """What ``find_class`` hands the unpickler in place of a global: a name and a local callable.
+
+    Instances are not types (so NEWOBJ cannot build one) and refuse BUILD, so a pickle cannot
+    set attributes on a stand-in (its defaults, say) to change how later files are read.
+    """
+
+    __slots__ = ("name", "_fn")
+
+    def __init__(self, name, fn):
+        self.name, self._fn = name, fn
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError(f"refused to set state on global {self.name}")
+
+    def __repr__(self):
+        return f"<stand-in for {self.name}>"
+
+
+def _ndarray_call(*args, **kwargs):
+    raise pickle.UnpicklingError("numpy.ndarray may only be named as the type _reconstruct builds")
+
+
+_NDARRAY = _Standin("numpy.ndarray", _ndarray_call)
+
+
 def _reconstruct_stub(subtype, shape, dtype):
-    if subtype is not _NdarrayMarker:
+    if subtype is not _NDARRAY:
         raise pickle.UnpicklingError("only plain ndarrays may be reconstructed")
     return _ArrayStub()
 
@@ -301,27 +339,46 @@ def _codecs_encode_stub(text, encoding="utf-8"):
     return text.encode("latin1")
 
 
-# The only names a CIFAR-10 batch may mention, each mapped to an inert local stand-in above.
-# No real global (numpy's included) is ever handed to the unpickler.
-_PICKLE_STANDINS = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_stub,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_stub,
-    ("numpy.core.numeric", "_frombuffer"): _frombuffer_stub,
-    ("numpy._core.numeric", "_frombuffer"): _frombuffer_stub,
-    ("numpy", "ndarray"): _NdarrayMarker,
-    ("numpy", "dtype"): _DtypeStub,
-    ("_codecs", "encode"): _codecs_encode_stub,
-}
+def _empty_bytes_stub(*args):
+    # Python 3 pickles b"" at protocol <= 2 as bytes() (an empty array's data): only that is allowed.
+    if args:
+        raise pickle.UnpicklingError("only bytes() with no arguments is allowed")
+    return b""
+
+
+def _standin(module, name, fn):
+    return (module, name), _Standin(f"{module}.{name}", fn)
+
+
+# The only names a pickled numpy array may mention (numpy 1.x and 2.x spellings; protocol 2
+# adds _codecs.encode for bytes and bytes() for empty bytes, protocol 5 uses _frombuffer), each
+# mapped to an inert local stand-in above. No real global (numpy's included) is ever handed to
+# the unpickler.
+_PICKLE_STANDINS = dict([
+    _standin("numpy.core.multiarray", "_reconstruct", _reconstruct_stub),
+    _standin("numpy._core.multiarray", "_reconstruct", _reconstruct_stub),
+    _standin("numpy.core.numeric", "_frombuffer", _frombuffer_stub),
+    _standin("numpy._core.numeric", "_frombuffer", _frombuffer_stub),
+    (("numpy", "ndarray"), _NDARRAY),
+    _standin("numpy", "dtype", _DtypeStub),
+    _standin("_codecs", "encode", _codecs_encode_stub),
+    _standin("__builtin__", "bytes", _empty_bytes_stub),
+    _standin("builtins", "bytes", _empty_bytes_stub),
+])
+
+# What a malformed pickle can raise inside the restricted unpickler (never a payload's own code).
+_UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+                      KeyError, UnicodeError, OverflowError, MemoryError, RecursionError)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
     """An Unpickler whose ``find_class`` refuses every global.
 
     Only dicts, lists, tuples, bytes, str, numbers, booleans and None (built by opcodes, not
-    globals) survive, plus the handful of numpy names a CIFAR-10 batch needs to describe its
-    array, which resolve to local stand-ins that only record their arguments. A pickle that
-    names ``os.system``, ``builtins.eval``, ``subprocess.Popen`` or anything else is refused
-    before anything runs.
+    globals) survive, plus the handful of numpy names a pickled array needs to describe
+    itself, which resolve to local stand-ins that only record their arguments (see
+    ``_ArrayStub.resolve`` for the real array). A pickle that names ``os.system``,
+    ``builtins.eval``, ``subprocess.Popen`` or anything else is refused before anything runs.
     """
 
     def find_class(self, module, name):
@@ -362,8 +419,7 @@ def load_cifar_batch(path):
     try:
         with open(path, "rb") as f:
             batch = _RestrictedUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, UnicodeError, OverflowError, MemoryError) as e:
+    except _UNPICKLING_ERRORS as e:
         raise ValueError(f"{path}: not a valid CIFAR-10 batch ({type(e).__name__}: {e})") from e
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: a CIFAR-10 batch must be a pickled dict, got {type(batch).__name__}")
@@ -418,6 +474,102 @@ def load_cifar10(root=None):
     y_train = np.concatenate([p[1] for p in parts])
     X_test, y_test = load_cifar_batch(root / "test_batch")
     return X_train, y_train, X_test, y_test
+
+
+# ---------------------------------------------------------------------------------------------
+# MNIST as one pickle (Nielsen's mnist.pkl.gz), read without ever resolving a real global
+# ---------------------------------------------------------------------------------------------
+
+MNIST_PKL_SPLITS = ("train", "valid", "test")
+MNIST_PKL_FEATURES = 28 * 28
+
+
+def _describe(obj):
+    if isinstance(obj, (tuple, list)):
+        return f"a {type(obj).__name__} of length {len(obj)}"
+    if isinstance(obj, _Standin):
+        return f"a reference to {obj.name}"
+    if isinstance(obj, _DtypeStub):
+        return "a dtype"
+    if isinstance(obj, _ArrayStub):
+        return "a numpy array"
+    return f"a {type(obj).__name__}"
+
+
+def _pkl_array(obj, what):
+    if not isinstance(obj, _ArrayStub):
+        raise ValueError(f"{what} must be a numpy array, got {_describe(obj)}")
+    try:
+        return obj.resolve()
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from e
+
+
+def _check_mnist_pkl_split(part, split):
+    """One (X, y) pair -> (float32 X of shape (N, 784), int64 y of shape (N,)); ValueError if wrong."""
+    if not isinstance(part, (tuple, list)) or len(part) != 2:
+        raise ValueError(f"{split}: expected a pair (X, y), got {_describe(part)}")
+    X, y = _pkl_array(part[0], f"{split}: X"), _pkl_array(part[1], f"{split}: y")
+    if X.ndim != 2 or X.shape[1] != MNIST_PKL_FEATURES:
+        raise ValueError(f"{split}: X has shape {X.shape}, expected (N, {MNIST_PKL_FEATURES})")
+    if X.dtype.kind != "f":
+        raise ValueError(f"{split}: X has dtype {X.dtype}, expected a float dtype (pixels in [0, 1])")
+    X = X.astype(np.float32, copy=False)
+    if X.size and not (np.isfinite(X).all() and X.min() >= 0 and X.max() <= 1):
+        raise ValueError(f"{split}: X must hold finite pixel values in [0, 1], found [{X.min()}, {X.max()}]")
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(f"{split}: y has dtype {y.dtype} and shape {y.shape}, expected integer labels of shape (N,)")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"{split}: X holds {X.shape[0]} images but y holds {y.shape[0]} labels")
+    if y.size and (y.min() < 0 or y.max() >= 10):
+        raise ValueError(f"{split}: labels must lie in [0, 10), found [{y.min()}, {y.max()}]")
+    return X, y.astype(np.int64)
+
+
+def load_mnist_pkl(path):
+    """Load MNIST from one pickle in the layout of Nielsen's ``mnist.pkl.gz`` (network3.py).
+
+    The file (gzipped or not; detected from its magic bytes, not its name) is a pickle, as
+    written by Python 2's cPickle (protocol 2) or by Python 3 (any protocol), of a tuple
+    ``(training_data, validation_data, test_data)``, each a pair ``(X, y)`` of numpy arrays:
+    X float, of shape (N, 784), pixels in [0, 1] (28x28 images, row-major); y integer labels
+    in [0, 10), of shape (N,). Nielsen's file splits the official 60000 training images into
+    50000 training and 10000 validation images; its test split is the official 10000.
+
+    It is read with an unpickler that refuses every global but numpy's array reconstruction
+    (itself replaced by inert stand-ins), so a malicious file cannot run code: it is refused
+    with a ValueError before anything in it runs.
+
+    Inputs:
+    - path: a str or Path
+
+    Returns a tuple (train, valid, test), each a tuple of:
+    - X: float32 images, of shape (N, 784)
+    - y: int64 labels in [0, 10), of shape (N,)
+
+    Raises FileNotFoundError when the file is missing and ValueError (naming the file, and the
+    split for a bad array) when it is not such a pickle: a refused global, a corrupt or
+    truncated gzip stream, trailing data, a wrong structure, shape, dtype or label.
+    """
+    path = Path(path)
+    stream, _ = _open_maybe_gzip(path)
+    try:
+        with stream:
+            data = _RestrictedUnpickler(stream, encoding="latin1").load()
+            # Reading on to the end checks the gzip trailer (CRC, length) and finds trailing data.
+            trailing = stream.read(1)
+    except (OSError, zlib.error, *_UNPICKLING_ERRORS) as e:
+        raise ValueError(f"{path}: not a valid MNIST pickle ({type(e).__name__}: {e})") from e
+    if trailing:
+        raise ValueError(f"{path}: trailing data after the pickle")
+    if not isinstance(data, (tuple, list)) or len(data) != 3:
+        raise ValueError(
+            f"{path}: expected a tuple (training_data, validation_data, test_data), got {_describe(data)}"
+        )
+    try:
+        return tuple(_check_mnist_pkl_split(part, split) for part, split in zip(data, MNIST_PKL_SPLITS, strict=True))
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from e
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from assignment.checks import (  # used only by the twins of student code
     groupnorm_settings,
     layernorm_settings,
     require_scores_and_labels,
+    require_scores_and_targets,
     require_spatial_norm_inputs,
 )
 
@@ -431,6 +432,23 @@ def svm_loss_gpu(x, y):
     positive = (margins > 0).astype(x.dtype)
     positive[rows, y] = -positive.sum(axis=1)
     return (float(loss) if xp is np else loss), (positive / N).astype(x.dtype, copy=False)
+    ### END TWIN
+
+
+def sigmoid_cross_entropy_loss_gpu(x, y):
+    """Same contract as layers.sigmoid_cross_entropy_loss (the loss as for softmax_loss_gpu)."""
+    ### BEGIN TWIN: return _on_host(layers.sigmoid_cross_entropy_loss, x, y)
+    require_scores_and_targets(x, y, devices=True)
+    xp = array_module(x, y)
+    N = x.shape[0]
+    t = y.astype(x.dtype)
+    a = xp.abs(x)
+    limit = float(np.floor(-np.log(np.finfo(x.dtype).tiny)))  # as in sigmoid_forward_gpu: no underflow
+    z = (xp.exp(-xp.minimum(a, limit)) * (a < limit)).astype(x.dtype, copy=False)
+    loss = (xp.maximum(x, 0) - x * t + xp.log1p(z)).sum() / N
+    p = xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    dx = (p - t) / N
+    return (float(loss) if xp is np else loss), dx.astype(x.dtype, copy=False)
     ### END TWIN
 
 

@@ -26,6 +26,7 @@ from assignment.checks import (
     pool_geometry,
     require_array,
     require_scores_and_labels,
+    require_scores_and_targets,
     require_shape,
     require_spatial_norm_inputs,
 )
@@ -268,6 +269,39 @@ def softmax_loss(x, y):
     dx = np.exp(log_probs)
     dx[rows, y] -= 1
     dx /= N
+    ### END SOLUTION
+    return float(loss), dx.astype(x.dtype, copy=False)
+
+
+def sigmoid_cross_entropy_loss(x, y):
+    """Binary cross-entropy of sigmoid units, summed over each example's scores, averaged over
+    the minibatch, computed stably.
+
+    With p = sigmoid(x) and targets t in {0, 1}:
+    L = -1/N * sum [t * log(p) + (1 - t) * log(1 - p)]
+      = 1/N * sum [max(x, 0) - x * t + log(1 + exp(-|x|))]
+
+    The second form never overflows (exp(-|x|) lies in (0, 1]) and never takes the log of 0,
+    so x = 1000 with t = 0 gives a loss of 1000 / N, not inf or nan.
+
+    Inputs:
+    - x: scores (logits), of shape (N,) for one unit per example, or (N, d_1, ..., d_k)
+    - y: targets, of the shape of x, each 0 or 1 (integers, booleans or floats)
+
+    Returns a tuple of:
+    - loss: a scalar (Python float)
+    - dx: gradient of the loss with respect to x, of the shape and dtype of x: (p - t) / N
+    """
+    require_scores_and_targets(x, y)
+
+    ### BEGIN SOLUTION
+    N = x.shape[0]
+    t = y.astype(x.dtype)
+    with np.errstate(under="ignore"):  # exp(-1000) is 0: the right answer, not an error
+        softplus = np.log1p(np.exp(-np.abs(x)))
+    loss = (np.maximum(x, 0) - x * t + softplus).sum() / N
+    p, _ = sigmoid_forward(x)
+    dx = (p - t) / N
     ### END SOLUTION
     return float(loss), dx.astype(x.dtype, copy=False)
 

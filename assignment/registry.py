@@ -69,6 +69,8 @@ class Case:
     - extra: positional arguments between the arrays and the param dict (group norm's G)
     - classes: for a loss, the number of classes C; labels ``y`` in [0, C) are drawn and passed
       after the arrays
+    - targets: for a binary loss, draw 0/1 targets ``y`` of the first array's shape and pass them
+      after the arrays
     - running: draw ``running_mean`` and ``running_var`` (of the arrays' dtype, one per channel)
       into the param dict, as a batch norm in test mode needs
     """
@@ -83,6 +85,7 @@ class Case:
     extra: tuple = ()
     classes: int = 0
     running: bool = False
+    targets: bool = False
 
     @property
     def param(self):
@@ -111,6 +114,8 @@ class Case:
         extra = self.extra
         if self.classes:
             extra = extra + (rng.integers(0, self.classes, size=self.shapes[0][0]),)
+        if self.targets:
+            extra = extra + (rng.integers(0, 2, size=self.shapes[0]),)
         param = self.param
         if self.running:
             C = self.shapes[0][1]
@@ -155,6 +160,11 @@ def dropout_case(label, x_shape, p, mode, kind="inverted", seed=0):
 
 def loss_case(label, N, C, scale=1.0, offset=0.0):
     return Case(label, ((N, C),), None, None, scale=scale, offset=offset, classes=C)
+
+
+def binary_loss_case(label, x_shape, scale=1.0, offset=0.0):
+    """A case for a loss of scores and 0/1 targets of the same shape (sigmoid cross-entropy)."""
+    return Case(label, (tuple(x_shape),), None, None, scale=scale, offset=offset, targets=True)
 
 
 _TOLERANCE = MappingProxyType({np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10})
@@ -568,8 +578,23 @@ SVM_LOSS = Op(
     n_grads=1,
 )
 
+SIGMOID_CROSS_ENTROPY_LOSS = Op(
+    name="sigmoid_cross_entropy_loss",
+    naive_forward=layers.sigmoid_cross_entropy_loss,
+    naive_backward=None,
+    fast=False,
+    gpu=True,
+    oracle="sigmoid_cross_entropy_loss",
+    cases=(
+        binary_loss_case("N4-one-unit", (4,)),
+        binary_loss_case("N6-K3", (6, 3), scale=3.0),
+        binary_loss_case("huge-scores", (5, 2), scale=400.0),
+    ),
+    n_grads=1,
+)
+
 OPS = (AFFINE, RELU, SIGMOID, TANH, CONV, CONV_RELU, MAX_POOL, AVG_POOL, BATCHNORM, LAYERNORM,
-       SPATIAL_BATCHNORM, SPATIAL_GROUPNORM, DROPOUT, SOFTMAX_LOSS, SVM_LOSS)
+       SPATIAL_BATCHNORM, SPATIAL_GROUPNORM, DROPOUT, SOFTMAX_LOSS, SVM_LOSS, SIGMOID_CROSS_ENTROPY_LOSS)
 BY_NAME = MappingProxyType({op.name: op for op in OPS})
 TWINS = tuple(op for op in OPS if op.fast)  # the rows with CPU twins: what the twin tests and benchmarks run
 

@@ -51,6 +51,7 @@ _DEFAULTS = {
     "progress": None,
     "seed": 0,
     "resume": None,
+    "epoch_callback": None,
 }
 
 
@@ -79,6 +80,8 @@ class Solver:
     - seed: seed of the Solver's generator, which orders the minibatches and subsamples
       the accuracy checks (default 0)
     - resume: path of a checkpoint (.json or .npz, or the common prefix) to continue from
+    - epoch_callback: called as ``epoch_callback(solver)`` after each epoch, once that epoch's
+      accuracies are in the histories and before its checkpoint is written (default None)
 
     Unknown keyword arguments raise ValueError.
     """
@@ -118,6 +121,9 @@ class Solver:
         self.print_every = options["print_every"]
         self.verbose = options["verbose"]
         self.progress = self.verbose if options["progress"] is None else options["progress"]
+        self.epoch_callback = options["epoch_callback"]
+        if self.epoch_callback is not None and not callable(self.epoch_callback):
+            raise ValueError(f"epoch_callback must be callable, got {type(self.epoch_callback).__name__}")
         self.seed = options["seed"]
         self.rng = np.random.default_rng(self.seed)
         self._reset()
@@ -249,6 +255,8 @@ class Solver:
                         f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}; "
                         f"{self.throughput_history[-1]:.0f} img/s"
                     )
+                    if self.epoch_callback is not None:
+                        self.epoch_callback(self)
                     if self.checkpoint_name:
                         self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}")
                     epoch_start, epoch_images = time.perf_counter(), 0

@@ -57,13 +57,16 @@ def _table_op(op_name):
 def layer_call(op_name, param=None):
     """What the worker's layer recipes are told of a table op: its naive functions and array arguments."""
     op = _table_op(op_name)
-    return {"op": op_name, "forward": op.naive_forward.__name__, "backward": op.naive_backward.__name__,
+    return {"op": op_name, "forward": op.naive_forward.__name__,
+            "backward": None if op.is_loss else op.naive_backward.__name__,
             "arrays": list(op.array_names), "param": param}
 
 
 def _layer_function(op_name, function):
     """``(which, recipe, tolerance)`` of ``function``, the forward or backward of ``op_name``'s row."""
     op = _table_op(op_name)
+    if op.is_loss and function == op.naive_forward.__name__:
+        return "loss", "layer_loss", TOL_BACKWARD
     if function == op.naive_forward.__name__:
         return "forward", "layer_forward", TOL_FORWARD
     if function == op.naive_backward.__name__:
@@ -151,6 +154,15 @@ def _entries():
     add("softmax_loss.h2", L + "softmax_loss", g, "softmax_loss", "hidden", TOL_BACKWARD,
         "Scores can be huge: subtract each row's maximum before exponentiating.",
         {"N": 4, "C": 3, "scale": 5.0, "offset": 1000.0})
+    add_layer("sigmoid_cross_entropy_loss.p1", "sigmoid_cross_entropy_loss", "public",
+              "Binary cross-entropy of sigmoid(x) against 0/1 targets y of x's shape, summed, divided by N.",
+              {"x": (8,)})
+    add_layer("sigmoid_cross_entropy_loss.h1", "sigmoid_cross_entropy_loss", "hidden",
+              "Large |x| must give a finite loss: max(x, 0) - x * y + log(1 + exp(-|x|)), never log(0).",
+              {"x": (6, 2), "scale": 400.0})
+    add_layer("sigmoid_cross_entropy_loss.h2", "sigmoid_cross_entropy_loss", "hidden",
+              "Divide by N, the first dimension of x, not by x.size: each example may have several units. "
+              + H_NO_MUTATE, {"x": (5, 3), "scale": 2.0})
 
     # --- normalization -------------------------------------------------------------------------
     g = "layers"
@@ -392,7 +404,7 @@ def _entries():
 # ``python -m grader check`` sends a student whose case still fails. Keyed by the case name
 # without its ``.pN``/``.hN`` suffix; tests check that each notebook names the function.
 NOTEBOOKS = ("LinearClassifiers.ipynb", "FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
-             "ConvolutionalNetworks.ipynb")  # in the order of the work
+             "ConvolutionalNetworks.ipynb", "NetworkProgression.ipynb")  # in the order of the work
 NOTEBOOK_OF = {
     **dict.fromkeys(("affine_forward", "affine_backward", "relu_forward", "relu_backward", "sigmoid_forward",
                      "sigmoid_backward", "tanh_forward", "tanh_backward", "sgd_momentum",
@@ -411,6 +423,7 @@ NOTEBOOK_OF = {
                      "spatial_batchnorm_forward", "spatial_batchnorm_backward", "spatial_groupnorm_forward",
                      "spatial_groupnorm_backward", "ThreeLayerConvNet.loss", "DeepConvNet.loss"),
                     "ConvolutionalNetworks.ipynb"),
+    "sigmoid_cross_entropy_loss": "NetworkProgression.ipynb",
 }
 
 
@@ -596,6 +609,8 @@ def _layer_inputs(rng, spec, op, param, backward):
     elif op in ("relu", "sigmoid", "tanh"):
         a = {"x": _with_zeros(rng, _normal(rng, x_shape, spec.get("scale", 1.0)), spec.get("zeros", 0))}
         out_shape = x_shape
+    elif op == "sigmoid_cross_entropy_loss":
+        return {"x": _normal(rng, x_shape, spec.get("scale", 1.0)), "y": rng.integers(0, 2, x_shape)}
     else:
         raise ValueError(f"no input generator for the table op {op!r}")
     if backward:
@@ -607,7 +622,7 @@ def make_inputs(case):
     """The arrays a case's recipe is called with (float64; labels int64), drawn from ``case.seed``."""
     rng = np.random.default_rng(case.seed)
     spec, params, recipe = case.shape_spec, case.call_params, case.recipe
-    if recipe in ("layer_forward", "layer_backward"):
+    if recipe in ("layer_forward", "layer_backward", "layer_loss"):
         return _layer_inputs(rng, spec, params["op"], params["param"], backward=recipe == "layer_backward")
     if recipe in ("svm_loss", "softmax_loss"):
         N, C = spec["N"], spec["C"]

@@ -361,7 +361,8 @@ def is_plumbing_line(normalized):
 
     - unpacking or renaming: names (or a tuple of names) bound to a name, an attribute chain, or
       one of those indexed by a constant or a constant slice: ``N, C, H, W = x.shape``,
-      ``x, w, b = cache``, ``N = x.shape[0]``, ``N, C = x.shape[:2]``;
+      ``x, w, b = cache``, ``N = x.shape[0]``, ``N, C = x.shape[:2]``; or bound to an empty
+      list, dict or tuple, or None: ``caches = []``, ``grads = {}``, ``drop_cache = None``;
     - an ``if``/``elif`` header testing a name or an attribute chain, negated or compared (``==``,
       ``!=``, ``is``, ``is not``, ``in``, ``not in``) with constants: ``if pool:``,
       ``if y is None:``, ``if mode == "train":``, ``if y.dtype.kind not in "iu":``; a ``for``
@@ -388,7 +389,8 @@ def is_plumbing_line(normalized):
         return False
     node = tree.body[0]
     if isinstance(node, ast.Assign):
-        return all(_is_target(t) for t in node.targets) and _is_reference(node.value, indexed_ok=True)
+        return all(_is_target(t) for t in node.targets) and (
+            _is_reference(node.value, indexed_ok=True) or _is_empty(node.value))
     body_is_pass = (isinstance(node, (ast.If, ast.For)) and len(node.body) == 1 and isinstance(node.body[0], ast.Pass)
                     and not node.orelse)
     if isinstance(node, ast.If):
@@ -401,6 +403,15 @@ def is_plumbing_line(normalized):
             return all(_is_reference(e) for e in value.elts)
         return value is None or _is_reference(value)
     return False
+
+
+def _is_empty(node):
+    """An empty list, dict or tuple literal, or None: what an accumulator starts from."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return not node.elts
+    if isinstance(node, ast.Dict):
+        return not node.keys
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _is_reference(node, indexed_ok=False):

@@ -143,6 +143,12 @@ def r_layer_backward(a, p):
     return _echo({f"d{name}": g for name, g in zip(p["arrays"], grads, strict=True)}, a, "dout")
 
 
+def r_layer_loss(a, p):
+    """A loss row of the operation table: ``loss, dx = forward(x, y)``."""
+    loss, dx = getattr(_layers(), p["forward"])(a["x"], a["y"])
+    return _echo({"loss": loss, "dx": dx}, a, "x")
+
+
 def r_svm_loss(a, p):
     loss, dx = _layers().svm_loss(a["x"], a["y"])
     return _echo({"loss": loss, "dx": dx}, a, "x")
@@ -361,7 +367,7 @@ def r_linear_train(a, p):
 
 
 RECIPES = {
-    "layer_forward": r_layer_forward, "layer_backward": r_layer_backward,
+    "layer_forward": r_layer_forward, "layer_backward": r_layer_backward, "layer_loss": r_layer_loss,
     "svm_loss": r_svm_loss, "softmax_loss": r_softmax_loss,
     "batchnorm_forward": r_batchnorm_forward, "batchnorm_backward": r_batchnorm_backward,
     "batchnorm_backward_alt": r_batchnorm_backward_alt,

@@ -1,4 +1,4 @@
-"""Write the five student notebooks from their jupytext sources, check them, or execute a copy.
+"""Write the student notebooks from their jupytext sources, check them, or execute a copy.
 
     python scripts/build_notebooks.py              # notebooks/<Name>.py -> <Name>.ipynb (top level, no outputs)
     python scripts/build_notebooks.py --check      # exit 1 if a stored .ipynb differs from its source

@@ -29,6 +29,8 @@ differentiable input, in argument order and of that input's shape:
   the identity ("inverted") or a product with p ("vanilla"). torch's own dropout draws from
   its own generator, so only the formula is torch's here.
 - ``softmax_loss(x, y) -> (loss, dx)``: ``F.cross_entropy``, mean over the N examples.
+- ``sigmoid_cross_entropy_loss(x, y) -> (loss, dx)``: ``F.binary_cross_entropy_with_logits`` summed,
+  divided by N.
 - ``svm_loss(x, y) -> (loss, dx)``: multiclass hinge loss with margin 1 that skips j = y_i,
   mean over N. Built on ``F.multi_margin_loss``, which also divides by the number of
   classes C, so the result is multiplied back by C.
@@ -69,6 +71,7 @@ __all__ = [
     "max_pool",
     "relu",
     "sigmoid",
+    "sigmoid_cross_entropy_loss",
     "softmax_loss",
     "spatial_batchnorm",
     "spatial_groupnorm",
@@ -179,6 +182,15 @@ def svm_loss(x, y):
     yt = torch.as_tensor(np.asarray(y), dtype=torch.int64)
     num_classes = xt.shape[1]
     loss = F.multi_margin_loss(xt, yt, p=1, margin=1.0, reduction="mean") * num_classes
+    return _loss_and_grad(loss, xt)
+
+
+def sigmoid_cross_entropy_loss(x, y):
+    dt = np.asarray(x).dtype
+    xt = _leaf(x, dt)
+    yt = torch.as_tensor(np.asarray(y)).to(xt.dtype)
+    N = xt.shape[0]
+    loss = F.binary_cross_entropy_with_logits(xt, yt, reduction="sum") / N
     return _loss_and_grad(loss, xt)
 
 

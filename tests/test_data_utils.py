@@ -1,9 +1,14 @@
-"""Data loaders: IDX and CIFAR-10 files built here in tmp_path, and the embedded subset."""
+"""Data loaders: IDX, CIFAR-10 and MNIST-pickle files built here in tmp_path, and the embedded subset."""
 
 import gzip
 import importlib.util
 import os
 import pickle
+import shlex
+import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import hypothesis.extra.numpy as hnp
@@ -340,6 +345,303 @@ def test_cifar_garbage_and_missing(tmp_path):
         data_utils.load_cifar_batch(tmp_path / "junk")
     with pytest.raises(FileNotFoundError, match="absent_batch"):
         data_utils.load_cifar_batch(tmp_path / "absent_batch")
+
+
+# ----------------------------------------------------------------------------------------------
+# MNIST as one pickle (Nielsen's mnist.pkl.gz)
+# ----------------------------------------------------------------------------------------------
+
+
+def mnist_pkl_data(seed=0, sizes=(7, 3, 4), x_dtype=np.float32, y_dtype=np.int64):
+    """A small (train, valid, test) tuple in the layout of Nielsen's mnist.pkl.gz."""
+    rng = np.random.default_rng(seed)
+    return tuple(
+        (rng.random((n, 784)).astype(x_dtype), rng.integers(0, 10, n).astype(y_dtype)) for n in sizes
+    )
+
+
+def write_pkl(path, obj, protocol=2, gz=True, raw=None):
+    """Pickle obj (or take raw pickle bytes) and write it, gzipped like mnist.pkl.gz or not."""
+    blob = pickle.dumps(obj, protocol=protocol) if raw is None else raw
+    Path(path).write_bytes(gzip.compress(blob) if gz else blob)
+    return Path(path)
+
+
+def py2_array_pickle(arr):
+    """The protocol-2 opcodes Python 2's cPickle writes for arr (numpy 1.x names, str raw data).
+
+    numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), 'b'), then BUILD with
+    (1, shape, dtype, is_fortran, rawdata) where dtype = numpy.dtype('f4', 0, 1) built with
+    (3, '<', None, None, None, -1, -1, 0); strings are Python 2 str (BINSTRING).
+    """
+    def binint(v):
+        return b"J" + struct.pack("<i", v)
+
+    def binstring(b):
+        return b"T" + struct.pack("<I", len(b)) + b
+
+    arr = np.ascontiguousarray(arr)
+    dtype = (b"cnumpy\ndtype\n" + binstring(arr.dtype.str[1:].encode()) + binint(0) + binint(1) + b"\x87R"
+             + b"(" + binint(3) + binstring(arr.dtype.str[:1].encode()) + b"NNN" + binint(-1) + binint(-1)
+             + binint(0) + b"tb")
+    shape = b"(" + b"".join(binint(s) for s in arr.shape) + b"t"
+    return (b"cnumpy.core.multiarray\n_reconstruct\n" + b"cnumpy\nndarray\n" + binint(0) + b"\x85"
+            + binstring(b"b") + b"\x87R" + b"(" + binint(1) + shape + dtype + b"\x89"
+            + binstring(arr.tobytes()) + b"tb")
+
+
+def py2_mnist_pickle(data):
+    body = b"".join(b"(" + py2_array_pickle(X) + py2_array_pickle(y) + b"t" for X, y in data)
+    return b"\x80\x02(" + body + b"t."
+
+
+def assert_mnist_equal(got, data):
+    assert isinstance(got, tuple) and len(got) == 3
+    for (X, y), (X0, y0) in zip(got, data, strict=True):
+        assert X.dtype == np.float32 and y.dtype == np.int64
+        assert X.shape == (len(y0), 784) and y.shape == (len(y0),)
+        np.testing.assert_array_equal(X, X0.astype(np.float32))
+        np.testing.assert_array_equal(y, y0)
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_mnist_pkl_roundtrip(tmp_path, protocol, gz):
+    data = mnist_pkl_data()
+    got = data_utils.load_mnist_pkl(write_pkl(tmp_path / "mnist.pkl.gz", data, protocol, gz))
+    assert_mnist_equal(got, data)
+    assert all(X.flags.writeable and y.flags.writeable for X, y in got)
+
+
+def test_mnist_pkl_python2_cpickle_layout(tmp_path):
+    """The opcodes Python 2 wrote the original file with: numpy.core names, str array data."""
+    data = mnist_pkl_data(seed=1)
+    data[0][0][0, :3] = [0.0, 1.0, 0.5]
+    raw = py2_mnist_pickle(data)
+    assert b"numpy.core.multiarray" in raw and b"_codecs" not in raw
+    assert_mnist_equal(pickle.loads(raw, encoding="latin1"), data)  # the opcodes are right...
+    assert_mnist_equal(data_utils.load_mnist_pkl(write_pkl(tmp_path / "mnist.pkl.gz", None, raw=raw)), data)
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_mnist_pkl_other_dtypes_and_layouts(tmp_path, protocol):
+    """float64 X is cast to float32, int32 / uint8 / big-endian y to int64, Fortran order kept."""
+    data = mnist_pkl_data(seed=2, x_dtype=np.float64, y_dtype=np.int32)
+    data = (data[0], (np.asfortranarray(data[1][0]), data[1][1].astype(np.uint8)),
+            (data[2][0].astype(">f4"), data[2][1].astype(">i8")))
+    got = data_utils.load_mnist_pkl(write_pkl(tmp_path / "m.pkl", data, protocol))
+    assert_mnist_equal(got, data)
+    empty = ((np.zeros((0, 784), np.float32), np.zeros(0, np.int64)),) * 3
+    got = data_utils.load_mnist_pkl(write_pkl(tmp_path / "empty.pkl", empty, protocol))
+    assert [X.shape for X, _ in got] == [(0, 784)] * 3
+
+
+def test_mnist_pkl_gzip_detected_by_content_not_name(tmp_path):
+    data = mnist_pkl_data(seed=3, sizes=(2, 2, 2))
+    assert_mnist_equal(data_utils.load_mnist_pkl(write_pkl(tmp_path / "lies.gz", data, gz=False)), data)
+    assert_mnist_equal(data_utils.load_mnist_pkl(write_pkl(tmp_path / "no-suffix", data, gz=True)), data)
+
+
+class _SystemPayload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {shlex.quote(str(self.marker))}",)
+
+
+class _EvalPayload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return eval, (f"__import__('pathlib').Path({str(self.marker)!r}).touch()",)
+
+
+class _PopenPayload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return subprocess.Popen, ([sys.executable, "-c", f"open({str(self.marker)!r}, 'w').close()"],)
+
+
+HOSTILE = {
+    "os.system": (_SystemPayload, r"(posix|os|nt)\.system"),
+    "builtins.eval": (_EvalPayload, r"(__builtin__|builtins)\.eval"),
+    "subprocess.Popen": (_PopenPayload, r"(subprocess|commands)\.Popen"),  # commands: protocol <= 2
+}
+
+
+def _run_plainly(blob):
+    """What plain pickle.load would do with the file: run the payload (waited for)."""
+    obj = pickle.loads(blob)
+    popen = obj[1][0]
+    if isinstance(popen, subprocess.Popen):
+        popen.wait(timeout=60)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_mnist_pkl_hostile_payload_is_refused_and_never_runs(tmp_path, kind, protocol):
+    payload, name = HOSTILE[kind]
+    data = list(mnist_pkl_data(seed=4, sizes=(2, 2, 2)))
+    # The payload sits where the validation images belong, inside an otherwise valid file.
+    data[1] = (payload(tmp_path / "control"), data[1][1])
+    blob = pickle.dumps(tuple(data), protocol=protocol)
+    # Control: the payload is live, so plain pickle.load would run it.
+    _run_plainly(blob.replace(b"control", b"CONTROL"))
+    assert (tmp_path / "CONTROL").exists()
+
+    path = write_pkl(tmp_path / "mnist.pkl.gz", None, raw=blob)
+    with pytest.raises(ValueError, match=rf"mnist\.pkl\.gz.*refused global {name}"):
+        data_utils.load_mnist_pkl(path)
+    with pytest.raises(ValueError, match=rf"plain\.pkl.*refused global {name}"):
+        data_utils.load_mnist_pkl(write_pkl(tmp_path / "plain.pkl", None, raw=blob, gz=False))
+    time.sleep(0.2)  # a Popen that had started would have written its marker by now
+    assert not (tmp_path / "control").exists()
+
+
+@pytest.mark.parametrize("global_name", [
+    b"os\nsystem", b"builtins\nexec", b"subprocess\nPopen", b"__builtin__\neval", b"numpy\nload",
+    b"numpy.testing._private.utils\nrunstring",
+    b"numpy.core.multiarray\nscalar", b"numpy._core.multiarray\n_reconstruct_evil", b"pickle\nloads",
+])
+def test_mnist_pkl_hand_written_globals_are_refused(tmp_path, global_name):
+    """Protocol 0 opcodes naming a callable (numpy's own runstring and load included) and calling it."""
+    marker = tmp_path / "pwned"
+    raw = b"c" + global_name + b"\n(V" + f"touch {marker}".encode() + b"\ntR."
+    with pytest.raises(ValueError, match=r"evil\.pkl.*refused global"):
+        data_utils.load_mnist_pkl(write_pkl(tmp_path / "evil.pkl", None, raw=raw))
+    assert not marker.exists()
+
+
+def test_mnist_pkl_standins_cannot_be_rewritten(tmp_path):
+    """BUILD on an allowed name (to change _frombuffer's default order for later files) is refused."""
+    raw = b"cnumpy._core.numeric\n_frombuffer\n(N(V__defaults__\n(VF\ntdtb."
+    with pytest.raises(ValueError, match=r"poison\.pkl.*refused to set state on global numpy\._core\.numeric\._fromb"):
+        data_utils.load_mnist_pkl(write_pkl(tmp_path / "poison.pkl", None, raw=raw))
+    raw = b"cnumpy\ndtype\n(N(Vname\nVO\ndtb."
+    with pytest.raises(ValueError, match=r"poison2\.pkl.*refused to set state on global numpy\.dtype"):
+        data_utils.load_mnist_pkl(write_pkl(tmp_path / "poison2.pkl", None, raw=raw))
+    raw = b"c__builtin__\nbytes\n(J\x00\x00\x00\x10tR."  # only bytes() (protocol 2's b"") is allowed
+    with pytest.raises(ValueError, match=r"bytes\.pkl.*only bytes\(\) with no arguments"):
+        data_utils.load_mnist_pkl(write_pkl(tmp_path / "bytes.pkl", None, raw=raw))
+    data = mnist_pkl_data(seed=5, sizes=(3, 2, 2))  # non-square C-order arrays still read right
+    assert_mnist_equal(data_utils.load_mnist_pkl(write_pkl(tmp_path / "ok.pkl", data, protocol=5)), data)
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_mnist_pkl_object_array_is_refused(tmp_path, protocol):
+    data = list(mnist_pkl_data(seed=6, sizes=(2, 2, 2)))
+    data[2] = (np.array([[0.5] * 784] * 2, dtype=object), data[2][1])
+    path = write_pkl(tmp_path / "objs.pkl.gz", tuple(data), protocol)
+    with pytest.raises(ValueError, match=r"objs\.pkl\.gz.*test: X.*refusing array dtype 'O"):
+        data_utils.load_mnist_pkl(path)
+
+
+def _set(split, i, value):
+    def change(data):
+        data = [list(p) for p in data]
+        data[split][i] = value(data[split][i])
+        return tuple(tuple(p) for p in data)
+    return change
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda d: {"train": d[0], "valid": d[1], "test": d[2]}, r"expected a tuple .*got a dict"),
+    (lambda d: d[:2], r"expected a tuple .*got a tuple of length 2"),
+    (lambda d: d[0][0], r"expected a tuple .*got a numpy array"),
+    (lambda d: (d[0], d[1], d[2] + (d[2][1],)), r"test: expected a pair \(X, y\), got a tuple of length 3"),
+    (lambda d: (d[0], d[1], "test"), r"test: expected a pair \(X, y\), got a str"),
+    (_set(1, 0, lambda X: X[:, :783]), r"valid: X has shape \(3, 783\), expected \(N, 784\)"),
+    (_set(1, 0, lambda X: X.reshape(-1)), r"valid: X has shape \(2352,\)"),
+    (_set(0, 0, lambda X: (X * 255).astype(np.uint8)), r"train: X has dtype uint8, expected a float dtype"),
+    (_set(0, 0, lambda X: X.tolist()), r"train: X must be a numpy array, got a list"),
+    (_set(0, 0, lambda X: X.astype(np.complex64)), r"train: X: refusing array dtype 'c8'"),
+    (_set(0, 0, lambda X: X * 255), r"train: X must hold finite pixel values in \[0, 1\]"),
+    (_set(0, 0, lambda X: np.where(X > 0.5, np.nan, X)), r"train: X must hold finite pixel values"),
+    (_set(2, 1, lambda y: y.astype(np.float32)), r"test: y has dtype float32 .*expected integer labels"),
+    (_set(2, 1, lambda y: y.astype(bool)), r"test: y has dtype bool"),
+    (_set(2, 1, lambda y: y[:, None]), r"test: y has dtype int64 and shape \(4, 1\)"),
+    (_set(2, 1, lambda y: y.tolist()), r"test: y must be a numpy array, got a list"),
+    (_set(2, 1, lambda y: np.r_[y[:-1], 10]), r"test: labels must lie in \[0, 10\), found \[\d, 10\]"),
+    (_set(2, 1, lambda y: np.r_[y[:-1], -1]), r"test: labels must lie in \[0, 10\), found \[-1, \d\]"),
+    (_set(1, 1, lambda y: y[:-1]), r"valid: X holds 3 images but y holds 2 labels"),
+])
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_mnist_pkl_validation(tmp_path, change, match, protocol):
+    path = write_pkl(tmp_path / "bad.pkl.gz", change(mnist_pkl_data(seed=7)), protocol)
+    with pytest.raises(ValueError, match=rf"bad\.pkl\.gz: {match}"):
+        data_utils.load_mnist_pkl(path)
+
+
+def test_mnist_pkl_malformed_array_state(tmp_path):
+    """Arrays whose recorded shape, dtype or data disagree are a ValueError naming the split."""
+    X = np.zeros((2, 784), np.float32)
+    good = py2_array_pickle(X)
+    y = py2_array_pickle(np.zeros(2, np.int64))
+    cases = {
+        "short": (good.replace(struct.pack("<I", X.nbytes), struct.pack("<I", X.nbytes - 4))
+                  .replace(X.tobytes(), X.tobytes()[:-4]),
+                  r"array of shape \(2, 784\) and dtype float32 does not match its 6268 bytes"),
+        "dtype": (good.replace(b"T\x02\x00\x00\x00f4", b"T\x02\x00\x00\x00zz"), "unknown array dtype 'zz'"),
+        "shape": (good.replace(b"(J\x02\x00\x00\x00J\x10\x03\x00\x00t", b"(J\xfe\xff\xff\xffJ\x10\x03\x00\x00t"),
+                  "array shape must be a tuple of non-negative integers"),
+    }
+    for name, (arr, msg) in cases.items():
+        assert arr != good, name
+        raw = b"\x80\x02(" + (b"(" + arr + y + b"t") * 3 + b"t."
+        with pytest.raises(ValueError, match=rf"{name}\.pkl: train: X: {msg}"):
+            data_utils.load_mnist_pkl(write_pkl(tmp_path / f"{name}.pkl", None, raw=raw))
+
+
+def test_mnist_pkl_truncated_and_corrupt(tmp_path):
+    blob = gzip.compress(pickle.dumps(mnist_pkl_data(seed=8), protocol=2))
+    (tmp_path / "half.pkl.gz").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ValueError, match=r"half\.pkl\.gz: not a valid MNIST pickle"):
+        data_utils.load_mnist_pkl(tmp_path / "half.pkl.gz")
+    # Only the gzip trailer (CRC32, size) cut: the pickle itself is whole, the file is not.
+    (tmp_path / "notrailer.pkl.gz").write_bytes(blob[:-8])
+    with pytest.raises(ValueError, match=r"notrailer\.pkl\.gz: not a valid MNIST pickle"):
+        data_utils.load_mnist_pkl(tmp_path / "notrailer.pkl.gz")
+    flipped = bytearray(blob)
+    flipped[-6] ^= 0xFF  # a wrong CRC32
+    (tmp_path / "crc.pkl.gz").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match=r"crc\.pkl\.gz"):
+        data_utils.load_mnist_pkl(tmp_path / "crc.pkl.gz")
+    raw = pickle.dumps(mnist_pkl_data(seed=8), protocol=2)
+    with pytest.raises(ValueError, match=r"cut\.pkl: not a valid MNIST pickle"):
+        data_utils.load_mnist_pkl(write_pkl(tmp_path / "cut.pkl", None, raw=raw[:-100], gz=False))
+    with pytest.raises(ValueError, match=r"long\.pkl: trailing data"):
+        data_utils.load_mnist_pkl(write_pkl(tmp_path / "long.pkl", None, raw=raw + b"junk", gz=False))
+
+
+@pytest.mark.parametrize("content,gz", [
+    (b"", False), (b"hello, world\n", False), (b"\x80\x02not a pickle at all", False),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x01\x07", True),  # an IDX file, gzipped
+    (b"\x1f\x8bnot really gzip", False),
+])
+def test_mnist_pkl_not_a_pickle(tmp_path, content, gz):
+    path = write_pkl(tmp_path / "junk.pkl.gz", None, raw=content, gz=gz)
+    with pytest.raises(ValueError, match=r"junk\.pkl\.gz"):
+        data_utils.load_mnist_pkl(path)
+
+
+def test_mnist_pkl_missing_file_and_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"absent\.pkl\.gz"):
+        data_utils.load_mnist_pkl(tmp_path / "absent.pkl.gz")
+    (tmp_path / "adir.pkl.gz").mkdir()
+    with pytest.raises(ValueError, match=r"adir\.pkl\.gz"):
+        data_utils.load_mnist_pkl(tmp_path / "adir.pkl.gz")
+
+
+def test_mnist_pkl_full_size(tmp_path):
+    """The original sizes (50000/10000/10000), Python 2 layout, through gzip."""
+    rng = np.random.default_rng(9)
+    data = tuple((rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n)) for n in (50000, 10000, 10000))
+    path = write_pkl(tmp_path / "mnist.pkl.gz", None, raw=py2_mnist_pickle(data))
+    assert_mnist_equal(data_utils.load_mnist_pkl(path), data)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -126,14 +126,16 @@ def test_plumbing_lines_compute_nothing():
                  "if pool:", "elif y is None:", 'if mode == "train":', 'if y.dtype.kind not in "iu":',
                  "if not self.use_dropout:", "for name, grad in grads.items():", "for key in params:",
                  "return scores", "return out, cache", "cdef Py_ssize_t i, j", "cdef real v",
-                 "cdef real[:, :, ::1] cols", "cdef const real* src"):
+                 "cdef real[:, :, ::1] cols", "cdef const real* src", "caches = []", "grads = {}",
+                 "drop_cache = None", "shape = ()"):
         assert markers.is_plumbing_line(line), line
     for line in ("out = np.maximum(x, 0)", "dx = dout * (x > 0)", "N = x.shape[i]", "x = 1", "return f(x)",
                  "if x > 0:", "if x: y = f(x)", "for i in range(N):", "dx /= N", "margins[rows, y] = 0",
                  "mean, var = running_mean, running_var", "return x + 1", "xp = array_module(x)",
                  "for name, grad in grads.items(): w -= grad", "if (", "not python at all (",
                  "cdef real v = x[i]", "cdef void _k(double* x) noexcept nogil:", 'cdef extern from "simd.h":',
-                 "cdef class Pool:", "cdef real m = max(a, b)"):
+                 "cdef class Pool:", "cdef real m = max(a, b)", "caches = [cache]", "grads = {'W': dw}",
+                 "x = 0", "flags = [None]"):
         assert not markers.is_plumbing_line(line), line
     assert markers.is_trivial_line("with nogil:") and not markers.is_trivial_line("with open(path) as f:")
 
@@ -167,7 +169,7 @@ def _student_text_lines(student):
 def test_twin_regions_are_marked_and_replaced():
     ctx = released()
     assert sorted(ctx.twins) == list(TWIN_FILES)
-    assert len(ctx.twins["assignment/gpu_layers.py"]) == 22
+    assert len(ctx.twins["assignment/gpu_layers.py"]) == 23
     assert len(ctx.twins["assignment/fast_layers.pyx"]) == 2  # conv_relu_forward_cpu, conv_relu_backward_cpu
     assert len(ctx.twins["assignment/fast/elementwise.pxi"]) == 5  # ReLU fwd/bwd, their kernels, 2 fused kernels
     numpy_twins = {name for name, _ in ctx.twins["assignment/_fast_numpy.py"]}
@@ -182,6 +184,7 @@ def test_twin_regions_are_marked_and_replaced():
         assert gone not in student_numpy, gone
     gpu_twins = {name for name, _ in ctx.twins["assignment/gpu_layers.py"]}
     for op in ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss", "svm_loss",
+               "sigmoid_cross_entropy_loss",
                "batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
                "layernorm_forward", "layernorm_backward", "spatial_groupnorm_forward", "spatial_groupnorm_backward",
                "dropout_forward", "dropout_backward"):

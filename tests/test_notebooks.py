@@ -48,6 +48,7 @@ EXPECTED = {
     "BatchNormalization": (53, 4),
     "Dropout": (30, 1),
     "ConvolutionalNetworks": (47, 4),
+    "NetworkProgression": (15, 4),
 }
 
 

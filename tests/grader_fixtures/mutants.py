@@ -45,6 +45,17 @@ MUTANTS = {
     "softmax_unstable": ("softmax without subtracting the row maximum", "layers.py",
                          "    shifted = x - x.max(axis=1, keepdims=True)\n",
                          "    shifted = x\n"),
+    "bce_mean_over_all": ("sigmoid_cross_entropy_loss divides by x.size instead of N", "layers.py",
+                          "    N = x.shape[0]\n    t = y.astype(x.dtype)\n",
+                          "    N = x.size\n    t = y.astype(x.dtype)\n"),
+    "bce_naive_log": ("sigmoid_cross_entropy_loss as -(t log p + (1 - t) log(1 - p)): inf for large |x|",
+                      "layers.py",
+                      "    loss = (np.maximum(x, 0) - x * t + softplus).sum() / N\n",
+                      "    p0 = 1 / (1 + np.exp(-x))\n"
+                      "    loss = -(t * np.log(p0) + (1 - t) * np.log(1 - p0)).sum() / N\n"),
+    "bce_grad_sign": ("sigmoid_cross_entropy_loss's gradient is (t - p) / N", "layers.py",
+                      "    dx = (p - t) / N\n",
+                      "    dx = (t - p) / N\n"),
     # --- normalization -------------------------------------------------------------------------
     "bn_unbiased_var": ("batch norm uses the unbiased (N - 1) variance", "layers.py",
                         "        var = x.var(axis=0)\n",
