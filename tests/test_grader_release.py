@@ -230,7 +230,7 @@ def test_the_student_readme_lists_every_stubbed_function_under_its_notebook():
     rows = [line for line in readme.splitlines() if line.startswith("| ") and ".ipynb`" in line]
     assert [re.search(r"`(\w+\.ipynb)`", r).group(1) for r in rows] == [
         "LinearClassifiers.ipynb", "FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
-        "ConvolutionalNetworks.ipynb"]
+        "ConvolutionalNetworks.ipynb", "NetworkProgression.ipynb"]
     for rel in ctx.student_modules:
         stubs = re.findall(r'raise NotImplementedError\("([\w.]+): ', (ctx.student / "assignment" / rel).read_text())
         for name in stubs:
