@@ -208,6 +208,16 @@ MUTANTS = {
         "    dx = dout * (1 - out * out)\n",
         "    dx = dout * (1 - out)\n",
     ),
+    "bce_divides_by_size": (
+        "sigmoid_cross_entropy_loss: divides by x.size instead of N (wrong for several units per example)",
+        "    N = x.shape[0]\n    t = y.astype(x.dtype)\n",
+        "    N = x.size\n    t = y.astype(x.dtype)\n",
+    ),
+    "bce_unstable_log": (
+        "sigmoid_cross_entropy_loss: -(t log p + (1 - t) log(1 - p)), inf or nan for large |x|",
+        "    loss = (np.maximum(x, 0) - x * t + softplus).sum() / N\n",
+        "    q = 1 / (1 + np.exp(-x))\n    loss = -(t * np.log(q) + (1 - t) * np.log(1 - q)).sum() / N\n",
+    ),
     "dropout_vanilla_test_identity": (
         "dropout_forward: vanilla dropout is the identity at test time (forgets the factor p)",
         "        out = x * p\n",
