@@ -214,7 +214,7 @@ MUTANTS = {
         "    N = x.size\n    t = y.astype(x.dtype)\n",
     ),
     "bce_unstable_log": (
-        "sigmoid_cross_entropy_loss: -(t log p + (1 - t) log(1 - p)), inf or nan for large |x|",
+        "sigmoid_cross_entropy_loss: -(t log p + (1 - t) log(1 - p)), inf or nan for scores of large magnitude",
         "    loss = (np.maximum(x, 0) - x * t + softplus).sum() / N\n",
         "    q = 1 / (1 + np.exp(-x))\n    loss = -(t * np.log(q) + (1 - t) * np.log(1 - q)).sum() / N\n",
     ),
