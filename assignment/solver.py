@@ -202,14 +202,7 @@ class Solver:
         if num_samples is not None and N > num_samples:
             idx = array_module(X).asarray(self.rng.choice(N, num_samples, replace=False))
             X, y = X[idx], y[idx]
-            N = num_samples
-        if N == 0:
-            return 0.0
-        correct = 0
-        for start in range(0, N, batch_size):
-            scores = self.model.loss(X[start : start + batch_size])
-            correct += int((scores.argmax(axis=1) == y[start : start + batch_size]).sum())
-        return correct / N
+        return accuracy(self.model, X, y, batch_size)
 
     def _record_accuracy(self):
         train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples)
@@ -375,6 +368,19 @@ class Solver:
         self.throughput_history = list(record.get("throughput_history", []))
         self.rng.bit_generator.state = record["rng_state"]
         self._order = None
+
+
+def accuracy(model, X, y, batch_size=100):
+    """Fraction of the examples of X whose highest score (``model.loss(X)``) is their label in y;
+    0.0 for no examples. Scores are computed ``batch_size`` examples at a time."""
+    N = X.shape[0]
+    if N == 0:
+        return 0.0
+    correct = 0
+    for start in range(0, N, batch_size):
+        scores = model.loss(X[start : start + batch_size])
+        correct += int((scores.argmax(axis=1) == y[start : start + batch_size]).sum())
+    return correct / N
 
 
 def plot_history(solver, path=None, title=None):

@@ -48,8 +48,8 @@ from tqdm.auto import tqdm
 from assignment import layers
 from assignment.checks import conv_output_shape
 from assignment.classifiers.base import Model
-from assignment.devices import array_module, to_host
-from assignment.solver import Solver
+from assignment.devices import array_module, require_cupy, to_host
+from assignment.solver import Solver, accuracy
 
 # ----------------------------------------------------------------------------------------------
 # Activations: callable on arrays like network3's, and each names the layer that computes it
@@ -387,11 +387,7 @@ class Network(Model):
             raise ValueError(f"X of shape {X.shape} needs labels of shape ({X.shape[0]},), got {y.shape}")
         if X.shape[0] == 0:
             raise ValueError("X holds no examples")
-        correct = 0
-        for start in range(0, X.shape[0], batch_size):
-            scores = self.loss(X[start:start + batch_size])
-            correct += int((scores.argmax(axis=1) == y[start:start + batch_size]).sum())
-        return correct / X.shape[0]
+        return accuracy(self, X, y, batch_size)
 
     def _data(self, name, data):
         """A (X, y) pair, on the network's device; a ValueError naming ``name`` otherwise."""
@@ -408,9 +404,8 @@ class Network(Model):
         if X.shape[0] == 0:
             raise ValueError(f"{name} holds no examples")
         if self.device == "gpu":
-            import cupy
-
-            return cupy.asarray(X), cupy.asarray(y)
+            xp = require_cupy()
+            return xp.asarray(X), xp.asarray(y)
         return to_host(X), to_host(y)
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data=None, lmbda=0.0,
