@@ -1,4 +1,4 @@
-"""python -m grader {release,grade,doctor,check}
+"""python -m grader {release,grade,merge,doctor,check}
 
     python -m grader release OUT [--hidden-seed S]
         (from the solution checkout) writes OUT/student/ and OUT/autograder/
@@ -7,6 +7,11 @@
         tree) into RESULTS/<stem>/results.json (Gradescope), RESULTS/grades.csv, RESULTS/cases.jsonl;
         exit status 0 when every submission was graded, whatever it scored; 2 (one line saying
         why) when student code cannot be contained here, unless --allow-unsafe
+        --shard I/N (1-based, 1 <= I <= N) grades only the I-th of N shards of the submissions
+        given (one Slurm array task each), and writes RESULTS/shard.json for the merge
+    python -m grader merge --out MERGED SHARD_OUT...
+        merges the shards' outputs into one grades.csv, cases.jsonl and summary.json (exit status
+        2, nothing merged, when a shard is missing, duplicated, incomplete or from another release)
     python -m grader doctor
         which isolation layers work on this machine, and which mode `grade` would use
     python -m grader check [-v]
@@ -39,11 +44,31 @@ def _grade(args):
         return 2
     try:
         grade(args.autograder, args.out, args.submissions, jobs=args.jobs, limits=limits, sandbox_mode=args.sandbox,
-              hidden_visibility=args.hidden_visibility, allow_unsafe=args.allow_unsafe)
+              hidden_visibility=args.hidden_visibility, allow_unsafe=args.allow_unsafe, shard=args.shard)
     except Unavailable as exc:
         print(f"error: {exc} (nothing was graded)", file=sys.stderr)
         return 2
     return 0
+
+
+def _merge(args):
+    from grader.shard import MergeError, merge
+
+    try:
+        merge(args.out, args.shards, autograder=args.autograder)
+    except MergeError as exc:
+        print(f"error: merge refused: {exc} (nothing was merged)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _shard(text):
+    from grader.shard import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _doctor(args):
@@ -96,8 +121,18 @@ def build_parser():
     p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit of a worker (default 1024)")
     p.add_argument("--hidden-visibility", choices=("visible", "after_due_date", "after_published", "hidden"),
                    default="visible", help="Gradescope visibility of hidden cases' results (default visible)")
+    p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                   help="grade only the I-th of N shards (1-based: 1 <= I <= N, as Slurm's --array=1-N) of the "
+                        "submissions given, whatever their order; `merge` joins the shards' outputs")
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION")
     p.set_defaults(run=_grade)
+
+    p = verbs.add_parser("merge", help="merge the outputs of `grade --shard I/N` into one results directory")
+    p.add_argument("--out", required=True, help="the merged results directory (new, empty, or an earlier merge)")
+    p.add_argument("--autograder", default=None,
+                   help="the autograder the shards were graded with (default: the path their shard.json records)")
+    p.add_argument("shards", nargs="+", metavar="SHARD_OUT", help="every shard's --out directory, 1 to N")
+    p.set_defaults(run=_merge)
 
     p = verbs.add_parser("doctor", help="which isolation layers work here, and the mode `grade` would use")
     p.set_defaults(run=_doctor)

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from grader import reference as reference_module
-from grader import report, runner, sandbox, submission
+from grader import report, runner, sandbox, submission, uidblock
+from grader import shard as shard_module
 from grader.caserecord import Case
 from grader.compare import CaseResult
 from grader.stage import build_stage
@@ -90,8 +91,12 @@ def _finalize(res):
 
 
 def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="auto", hidden_visibility="visible",
-          echo=print, allow_unsafe=False):
+          echo=print, allow_unsafe=False, shard=None):
     """Grade ``paths``; returns the list of per-submission result dicts (this batch's).
+
+    ``shard``: ``(I, N)``, 1-based, grades only the I-th of N shards of ``paths`` (``grader/shard.py``:
+    the split ignores the order of ``paths``, the stems are those of the whole list) and writes
+    ``out_dir/shard.json``, the record a merge reads.
 
     Raises ``sandbox.Unavailable`` (before anything is graded) when no isolation that contains
     student code works here and ``allow_unsafe`` is false.
@@ -100,18 +105,29 @@ def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="aut
     limits = limits or sandbox.Limits()
     ag = Autograder(autograder_dir)
     iso = sandbox.detect(sandbox_mode, limits, allow_unsafe=allow_unsafe)
+    if iso.uid_drop and jobs > uidblock.BLOCK_SIZE:
+        raise sandbox.Unavailable(f"-j {jobs} needs more worker uids than a block holds ({uidblock.BLOCK_SIZE}): "
+                                  f"grade with -j {uidblock.BLOCK_SIZE} or fewer")
+    # Stems over the whole list, in its order: a shard names each submission as the whole batch would.
+    taken = set()
+    stems = [submission.make_stem(path, taken) for path in paths]
+    chosen = list(range(len(paths)))
+    if shard is not None:
+        chosen = [k for k, number in enumerate(shard_module.assign(paths, shard[1])) if number == shard[0]]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    iso_line = iso.describe()
-    echo(iso_line)
-    if iso.unsafe:
-        echo("WARNING: --allow-unsafe: student code runs with rlimits only; every report says so")
+    record = None
+    if shard is not None:  # first: until the last write says complete, a merge refuses this shard
+        record = shard_module.make_record(shard, ag.path, paths, stems, chosen, None, iso.unsafe)
+        shard_module.write_record(out_dir, record)
+    else:  # a whole batch graded here: no longer a shard's output
+        (out_dir / shard_module.RECORD).unlink(missing_ok=True)
     work = Path(tempfile.mkdtemp(prefix="grader-work-"))
     os.chmod(work, 0o711)
-    taken, subs, results, tasks = set(), [], [], []
+    subs, results, tasks = [], [], []
     try:
-        for i, path in enumerate(paths):
-            sub = submission.load(path, ag.student_modules, submission.make_stem(path, taken))
+        for i, k in enumerate(chosen):
+            sub = submission.load(paths[k], ag.student_modules, stems[k])
             subs.append(sub)
             res = _new_result(sub, ag.cases, iso)
             results.append(res)
@@ -119,7 +135,8 @@ def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="aut
             # staged next to its own (the work directory can be traversed, not listed).
             sub_dir = work / secrets.token_hex(16)
             stage = build_stage(sub_dir / "stage", ag.given_dir, ag.given, sub.files, missing=sub.missing)
-            os.chmod(sub_dir, 0o711)
+            # Seccomp mode: each run reads its own copy of the stage (sandbox.private_run), never this one.
+            os.chmod(sub_dir, 0o700 if iso.mode == "seccomp" else 0o711)
             for group, cases in ag.groups.items():
                 runnable = []
                 for case in cases:
@@ -134,6 +151,28 @@ def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="aut
                                              inputs={c.name: inputs[c.name] for c in runnable},
                                              reference=ag.reference))
                     res["tasks_left"] += 1
+        if iso.mode == "seccomp":
+            # No Landlock: the uid drop and file permissions are the file wall. Proved now, as each worker
+            # uid, on the very files of this batch; a breach stops the grader before any student code runs.
+            # The submissions' own files are secrets too: each is another student's work to every other worker.
+            originals = []
+            for sub in subs:
+                if sub.path.is_dir():
+                    originals += [sub.path / where for where in sub.found_at.values()]
+                elif sub.path.is_file():
+                    originals.append(sub.path)
+            iso.proof = sandbox.prove_permissions([sandbox.slot_uid(slot) for slot in range(jobs)], ag.path,
+                                                  [out_dir, ag.path, work], secret_files=originals)
+        iso_line = iso.describe()
+        echo(iso_line)
+        if iso.unsafe:
+            echo("WARNING: --allow-unsafe: student code runs with rlimits only; every report says so")
+        for res in results:
+            res["isolation"] = iso_line
+        if record is not None:
+            record["isolation"] = iso_line
+            shard_module.write_record(out_dir, record)
+            echo(f"shard {shard[0]}/{shard[1]}: {len(chosen)} of the {len(paths)} submission(s) given")
         for res in results:
             if res["tasks_left"] == 0:
                 _done_submission(res, out_dir, hidden_visibility, echo)
@@ -160,6 +199,9 @@ def grade(autograder_dir, out_dir, paths, jobs=1, limits=None, sandbox_mode="aut
             report.write_submission(out_dir, res, hidden_visibility)
         earlier = earlier_results(out_dir, ag.cases, skip={res["stem"] for res in results})
         report.write_batch(out_dir, earlier + results, ag.cases, iso_line, iso.unsafe, seconds)
+        if record is not None:  # last: a shard is complete only once every other file is written
+            record.update(complete=True, seconds=round(seconds, 3))
+            shard_module.write_record(out_dir, record)
         total = len(results)
         echo(f"graded {total} submission(s) in {seconds:.1f} s ({seconds / max(total, 1):.2f} s each) with -j {jobs}; "
              f"results in {out_dir}")

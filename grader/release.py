@@ -343,10 +343,15 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope: grade /autograder/submission into /autograder/results/results.json.
 set -u
 cd /autograder/source
-# The grader's data is readable by root only: a worker under its own uid cannot open it,
-# with or without bubblewrap.
+# The grader's data is readable by root only, and nothing it writes to is writable by others: a
+# worker under its own uid can neither open the references nor plant results, with or without
+# bubblewrap. On a kernel without Landlock these permissions are the file wall, and `grade` proves
+# them (as each worker uid) before it runs any student code.
+chmod -R go-w /autograder/source
 chmod -R go-rwx /autograder/source/inputs /autograder/source/reference /autograder/source/cases.json
+chmod -R go-rwx /autograder/submission  # the grader stages its own copy; no worker reads the upload
 mkdir -p /autograder/results
+chmod 0755 /autograder/results
 PY=/autograder/venv/bin/python
 # Five case groups of at most 100 s each stay under Gradescope's default 10-minute limit, so a
 # submission that hangs everywhere still gets per-test results instead of Gradescope's bare 0.
@@ -399,6 +404,21 @@ def step_zip(ctx):
             info.external_attr = (stat.S_IFREG | mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes())
+    os.chmod(ag / "autograder.zip", 0o600)  # it holds the reference values: its owner's only
+
+
+def step_prairielearn(ctx):
+    """OUT/prairielearn/: the course's server files, the question and its grading image (docs/prairielearn.md)."""
+    from grader import prairielearn
+
+    ctx.log.append(prairielearn.write_course(ctx.out / "prairielearn", ctx.autograder, ctx.student_modules))
+
+
+def step_slurm(ctx):
+    """OUT/slurm/: grade.sbatch (an array job of shards, then a dependent merge job) and its README."""
+    from grader import slurm
+
+    ctx.log.append(slurm.write_slurm(ctx.out / "slurm", ctx.autograder))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -564,18 +584,24 @@ STEPS = (
     ("compute the reference values", step_reference),
     ("write the autograder", step_autograder),
     ("zip the autograder for Gradescope", step_zip),
+    ("write the PrairieLearn question, server files and image", step_prairielearn),
+    ("write the Slurm array job", step_slurm),
     ("check that no solution line leaked", step_leaks),
 )
+
+
+# What a release writes into OUT (a new release replaces each).
+OUTPUTS = ("student", "autograder", "prairielearn", "slurm")
 
 
 def _prepare_out(out):
     out = Path(out)
     if out.exists():
-        extra = [p.name for p in out.iterdir() if p.name not in ("student", "autograder")]
+        extra = [p.name for p in out.iterdir() if p.name not in OUTPUTS]
         if extra:
             raise FileExistsError(f"{out} holds other things ({', '.join(sorted(extra)[:5])}); "
                                   f"release into an empty or new directory")
-        for sub in ("student", "autograder"):
+        for sub in OUTPUTS:
             if (out / sub).exists():
                 shutil.rmtree(out / sub)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,10 +17,16 @@ Per run:
   group's reference values, validates the outputs file (``grader/npzsafe.py``) against them,
   and scores each case the worker finished;
 - a run that ended before finishing its cases (exit, crash, kill, hang, rejected outputs)
-  charges the case it was on with its named reason; the other cases of that case's function
-  get one more try, and if the function fails again they all get the reason. The group's other
-  functions run in a fresh worker: a crash costs only its own function. There is no limit on
-  the number of runs (at most two failures per function), only the group's wall clock;
+  charges the case it was on with its named reason, and that case only. From then on the
+  cases of that case's *function* still without a result run one per fresh worker (``next_plan``):
+  a function may die in some of its cases and not in others (``LinearClassifier.loss`` reaches
+  ``layers.softmax_loss`` in its softmax cases only), so each case gets its own result or its
+  own reason. The cases of the group's other functions keep running batched in one worker, and
+  go first, so that a function that hangs in every case cannot spend their time;
+- cost: every run that dies charges one case, so a group takes at most one run per case (about
+  0.2 s each where every case crashes), a hang at most ``case_timeout`` per case, and the group's
+  wall clock bounds it all: when it runs out, the cases without a result get "not run: the
+  group's time ran out";
 - the grader is the child subreaper of every run: after a run ends, whatever it left behind
   (daemons, children in new sessions) is killed and reaped before its results are scored;
 - everything a student reads (errors, output) has the grader's paths replaced by neutral names.
@@ -127,8 +133,8 @@ class Task:
     logs: list = field(default_factory=list)     # one dict per run
     runs: int = 0
     started: float | None = None
-    pending: list = field(default_factory=list)
-    failures: dict = field(default_factory=dict)       # function -> runs that died in it
+    pending: list = field(default_factory=list)        # cases without a result yet, in order
+    isolated: set = field(default_factory=set)         # functions a run died in: their cases run one per worker
     module_errors: dict = field(default_factory=dict)  # student module file -> its import error
 
     def cid(self, case):
@@ -168,7 +174,7 @@ def exit_reason(iso, returncode, killed, limits):
         return f"timeout: the group's {limits.group_timeout:g} s ran out"
     if killed == "disk":
         return (f"wrote too much: more than {MAX_OUT_ENTRIES} files or {2 * limits.fsize_mb} MB in its output "
-                f"directory")
+                f"directory (or {2 * limits.fsize_mb} MB in /tmp and the like)")
     sig = None
     if returncode is not None and returncode < 0:
         sig = -returncode
@@ -213,7 +219,7 @@ class Runner:
         run_dir = self.work_dir / f"run-{secrets.token_hex(16)}"
         run_dir.mkdir(parents=True)
         os.chmod(run_dir, 0o755)
-        plan = list(task.pending)
+        plan = next_plan(task)
         entries, arrays = [], {}
         for case in plan:
             cid = task.cid(case)
@@ -255,7 +261,9 @@ class Runner:
             run.killed = "case"
         elif now - run.disk_checked > 0.25:
             run.disk_checked = now
-            if not out_dir_within(run.run_dir / "out", self.limits):
+            budget = 2 * (self.limits.fsize_mb << 20)
+            if not out_dir_within(run.run_dir / "out", self.limits) or \
+                    not sandbox.shared_within(self.iso, run.slot, budget):
                 run.killed = "disk"
         if run.killed:
             sandbox.kill_run(self.iso, run.slot, run.proc)
@@ -280,7 +288,8 @@ class Runner:
         """``text`` with the grader's own paths replaced by neutral names (a student reads it)."""
         if not text:
             return text
-        places = [(run.task.stage, "."), (run.run_dir, "<run>"), (self.worker_dir, "<grader>"),
+        places = [(run.task.stage, "."), (run.run_dir / sandbox.PRIVATE_STAGE, "."), (run.run_dir, "<run>"),
+                  (self.worker_dir, "<grader>"),
                   (self.work_dir, "<work>")]
         if self.iso.mode == "bwrap":  # the same places as the worker sees them inside bubblewrap
             places += [("/stage", "."), ("/io", "<run>"), (sandbox.BWRAP_WORKER_DIR, "<grader>")]
@@ -333,12 +342,11 @@ class Runner:
                 task.results[case.name] = score_case(case, got, names)
             else:
                 unresolved.append(case)
-        reason = None
+        reason, charged = None, None
         if unresolved:
             if done:
                 for case in unresolved:
                     task.results[case.name] = CaseResult(case.name, False, 0.0, case.points, "no output")
-                unresolved = []
             else:
                 reason = exit_reason(self.iso, run.proc.returncode, run.killed, limits)
                 if file_problem and file_problem != "no outputs file was written":
@@ -348,30 +356,27 @@ class Runner:
                     culprit = run.plan[run.case_index]
                 task.results[culprit.name] = CaseResult(culprit.name, False, 0.0, culprit.points, reason,
                                                         detail=_tail(log_text))
-                unresolved = [c for c in unresolved if c is not culprit]
-                function = culprit.target
-                task.failures[function] = task.failures.get(function, 0) + 1
-                if task.failures[function] >= 2 or run.killed == "group":
-                    # The function failed again (or the group's time is gone): its other cases get the reason.
-                    for case in [c for c in unresolved if c.target == function]:
-                        task.results[case.name] = CaseResult(
-                            case.name, False, 0.0, case.points,
-                            f"not run: {case.target} failed {task.failures[function]} time(s) here (last: {reason})")
-                    unresolved = [c for c in unresolved if c.target != function]
+                charged = culprit.name
+                # The function it died in may die again in any of its cases, or in none of the others (a
+                # function whose cases take different paths): from now on each of them runs alone.
+                task.isolated.add(culprit.target)
         task.logs.append({
             "run": task.runs, "cases": [c.name for c in run.plan], "returncode": run.proc.returncode,
             "killed": run.killed, "seconds": round(time.monotonic() - run.started, 3), "finished": done,
             "outputs_problem": file_problem, "output_bytes": run.log.total, "output": log_text,
-            "reason": reason,
+            "reason": reason, "charged": charged,
         })
         shutil.rmtree(run.run_dir, ignore_errors=True)
+        task.pending = [c for c in task.cases if c.name not in task.results]
         time_left = limits.group_timeout - (time.monotonic() - task.started)
-        if unresolved and time_left > 0.5:
-            task.pending = unresolved
+        if not task.pending:
+            return False
+        if time_left > 0.5 and run.killed != "group":
             return True
-        for case in unresolved:
+        last = f" (last: {reason})" if reason else ""
+        for case in task.pending:
             task.results[case.name] = CaseResult(case.name, False, 0.0, case.points,
-                                                 f"not run: the group's time ran out (last: {reason})")
+                                                 f"not run: the group's time ran out{last}")
         task.pending = []
         return False
 
@@ -433,6 +438,13 @@ class Runner:
             self.strays_killed += self.reaper.sweep()
             sel.close()
         return tasks
+
+
+def next_plan(task):
+    """The cases of a task's next run: every pending case of the functions no run died in, in one worker;
+    once none is left, the first pending case of a function a run died in, alone."""
+    batched = [case for case in task.pending if case.target not in task.isolated]
+    return batched or task.pending[:1]
 
 
 def _modules_of(cases):

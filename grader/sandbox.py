@@ -15,16 +15,20 @@ Layers, each stopping what the others miss (``docs/grading.md`` has the table):
   every mode that has them (under bwrap too, as a second wall). They need neither namespaces
   nor root, so they are what a Docker or Gradescope container gets.
 - **the uid drop**: a grader running as root runs each worker as uid ``WORKER_UID_BASE + slot``
-  (no groups), when that uid can use the interpreter (a probe checks it).
+  (no groups), when that uid can use the interpreter (a probe checks it). The uids are a block
+  that this grader claimed under a lock (``grader/uidblock.py``): no other grader on the host
+  uses them, so no grader's sweep of its uids kills another's workers.
 - always: rlimits set in ``preexec_fn``, the parent's wall clocks, output caps, and the parent
   as child subreaper killing whatever a run leaves behind (``grader/runner.py``).
 
-Modes (``detect``): ``bwrap`` (bubblewrap + Landlock + seccomp + uid drop), ``container``
-(Landlock + seccomp, the uid drop where it can), and ``unsafe`` (rlimits only), which is used
-only with ``--allow-unsafe``. Where neither bwrap nor Landlock + seccomp can be applied,
-``detect`` raises ``Unavailable`` with one line naming what is missing and how to get it.
-A bwrap that is installed but fails is never dropped in silence: the fallback names the cause
-and the fix.
+Modes (``detect``), strongest first: ``bwrap`` (bubblewrap + Landlock + seccomp + uid drop),
+``container`` (Landlock + seccomp, the uid drop where it can), ``seccomp`` (a kernel without
+Landlock, older than 5.13: seccomp + the uid drop + file permissions that ``prove_permissions``
+checks as the worker uids before any student code runs + the subreaper), and ``unsafe``
+(rlimits only), which is used only with ``--allow-unsafe``. Where none of the first three can
+be applied (no namespaces, and either no seccomp or no uid drop), ``detect`` raises
+``Unavailable`` with one line naming what is missing and how to get it. A bwrap that is
+installed but fails is never dropped in silence: the fallback names the cause and the fix.
 """
 
 import ctypes
@@ -35,6 +39,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -46,7 +51,7 @@ GRADER_DIR = Path(__file__).resolve().parent
 WORKER_FILES = ("worker.py", "contain.py")
 WORKER_PATH = GRADER_DIR / "worker.py"
 WORKER_UID_BASE = int(os.environ.get("GRADER_WORKER_UID_BASE", "61000"))
-MODES = ("bwrap", "container", "unsafe")
+MODES = ("bwrap", "container", "seccomp", "unsafe")
 BWRAP_WORKER_DIR = "/grader"
 
 
@@ -66,13 +71,15 @@ class Limits:
 
 @dataclass
 class Isolation:
-    mode: str                  # "bwrap", "container" or "unsafe"
+    mode: str                  # "bwrap", "container", "seccomp" or "unsafe"
     uid_drop: bool             # the worker runs as WORKER_UID_BASE + slot
     network: bool = False      # the worker has its own network namespace (bwrap, or unshare as root)
-    contain: bool = False      # the worker applies Landlock + seccomp to itself
+    contain: bool = False      # the worker applies seccomp (and Landlock, when ``landlock``) to itself
     landlock_abi: int = 0
     landlock_missing: tuple = ()
     notes: list = field(default_factory=list)  # why a stronger layer is not used, each with its fix
+    landlock: bool = True      # with ``contain``: Landlock too (False: seccomp alone, the kernel lacks Landlock)
+    proof: str = ""            # seccomp mode: what prove_permissions checked, once it did
 
     @property
     def unsafe(self):
@@ -83,13 +90,16 @@ class Isolation:
         if self.mode == "bwrap":
             out.append("bubblewrap (own mount, pid, ipc, uts and network namespaces)")
         if self.contain:
-            missing = f", lacking {', '.join(self.landlock_missing)}" if self.landlock_missing else ""
-            out.append(f"Landlock ABI {self.landlock_abi}{missing}")
+            if self.landlock:
+                missing = f", lacking {', '.join(self.landlock_missing)}" if self.landlock_missing else ""
+                out.append(f"Landlock ABI {self.landlock_abi}{missing}")
             out.append("seccomp")
         if self.uid_drop:
             out.append(f"uid {WORKER_UID_BASE}+slot")
         elif is_root():
             out.append("NO uid drop (the worker runs as root)")
+        if self.mode == "seccomp":
+            out.append(f"file permissions ({self.proof or 'to be proved before grading'})")
         if self.mode != "bwrap" and self.network:
             out.append("own network namespace")
         out.append("rlimits, clocks, subreaper")
@@ -98,6 +108,7 @@ class Isolation:
     def describe(self):
         """The instructor's line: every layer, and why a stronger one is not used."""
         head = {"bwrap": "isolation: full", "container": "isolation: container mode",
+                "seccomp": "isolation: seccomp mode (no Landlock)",
                 "unsafe": "UNSAFE isolation (--allow-unsafe): student code is NOT contained"}[self.mode]
         text = f"{head}: {' + '.join(self.layers())}"
         if self.notes:
@@ -206,7 +217,21 @@ def is_root():
 
 
 def slot_uid(slot):
-    return WORKER_UID_BASE + slot
+    """The worker uid of ``slot``, in this grader's own block of uids.
+
+    The block is claimed under a lock on first use (``grader/uidblock.py``: the first free block at
+    or above GRADER_WORKER_UID_BASE, never one another grader on this host holds), and from then
+    on ``WORKER_UID_BASE`` is its first uid. Raises ``Unavailable`` (one line) when no block is free.
+    """
+    global WORKER_UID_BASE
+    from grader import uidblock  # imported here: the student tree's self-check never drops uids
+
+    block = uidblock.current()
+    WORKER_UID_BASE = block.base
+    if not 0 <= slot < block.size:
+        raise Unavailable(f"worker slot {slot} is outside this grader's block of {block.size} uids "
+                          f"({block.base}-{block.last}): grade with -j {block.size} or fewer")
+    return block.base + slot
 
 
 def worker_argv(iso, slot, stage, run_dir, worker_dir, probe=False):
@@ -214,6 +239,8 @@ def worker_argv(iso, slot, stage, run_dir, worker_dir, probe=False):
     extra = ["--drop-uid", str(slot_uid(slot))] if iso.uid_drop else []
     if iso.contain:
         extra.append("--contain")
+        if not iso.landlock:
+            extra.append("--seccomp-only")
     if probe:
         extra.append("--probe")
     for path in worker_syspath():
@@ -305,8 +332,30 @@ def make_preexec(iso, limits, cpu_seconds):
     return preexec
 
 
+PRIVATE_STAGE = "stage"  # seccomp mode: the run's own copy of the stage, inside its run directory
+
+
+def private_run(iso, slot, stage, run_dir):
+    """Seccomp mode: the run directory becomes its uid's alone; returns the stage the worker imports.
+
+    Without Landlock or a mount namespace, a worker could read another run's stage (another
+    student's code) by a path seen in ``/proc/<pid>/cmdline``. So each run gets its own copy of the
+    stage inside its run directory, and that directory is root's, mode 0710, group the run's uid:
+    only that uid may enter it (not list it), nothing in it is writable but its output directory.
+    """
+    if iso.mode != "seccomp" or not iso.uid_drop:
+        return stage
+    uid = slot_uid(slot)
+    private = Path(run_dir) / PRIVATE_STAGE
+    shutil.copytree(stage, private, symlinks=True)
+    os.chown(run_dir, 0, uid)
+    os.chmod(run_dir, 0o710)
+    return private
+
+
 def start(iso, limits, slot, stage, run_dir, cpu_seconds, worker_dir, probe=False):
     """Start one worker run; returns the Popen (stdout+stderr on one pipe, its own session)."""
+    stage = private_run(iso, slot, stage, run_dir)
     argv = worker_argv(iso, slot, stage, run_dir, worker_dir, probe)
     out_dir = Path(run_dir) / "out"
     return subprocess.Popen(
@@ -350,13 +399,15 @@ def kill_uid(uid, rounds=20):
 
 
 def kill_run(iso, slot, proc):
-    """Kill what is left of a run: its process group, and every process of its uid."""
+    """Kill what is left of a run: its process group, every process of its uid, and (seccomp mode) its files
+    in the world-writable places."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     if iso.uid_drop:
         kill_uid(slot_uid(slot))
+        remove_shared(iso, slot)  # seccomp mode: what it left in /tmp and the like
 
 
 def prepare_out_dir(iso, slot, out_dir):
@@ -470,8 +521,12 @@ BWRAP_FIXES = (
     ("No permissions to create new namespace", "user namespaces are blocked here (a container's seccomp profile "
      "or sysctl); run the container with --security-opt seccomp=unconfined, or set kernel.unprivileged_userns_clone=1"
      " / user.max_user_namespaces > 0"),
+    # bubblewrap brings up the sandbox's loopback itself, which needs CAP_NET_ADMIN in a container.
+    ("RTM_NEWADDR", "bubblewrap cannot bring up the sandbox's loopback without CAP_NET_ADMIN; run the container "
+     "with --security-opt seccomp=unconfined --cap-add SYS_ADMIN --cap-add NET_ADMIN"),
     ("Operation not permitted", "namespaces are not permitted here (a container?); run it with "
-     "--security-opt seccomp=unconfined --cap-add SYS_ADMIN"),
+     "--security-opt seccomp=unconfined --cap-add SYS_ADMIN --cap-add NET_ADMIN (NET_ADMIN: bubblewrap brings "
+     "up the sandbox's loopback)"),
     ("Can't find source path", "a path the worker needs is missing or unreadable; run `python -m grader doctor`"),
 )
 
@@ -552,16 +607,84 @@ def containment_status():
     return abi, missing, None
 
 
-def bwrap_status(limits, contain_ok, abi, missing):
-    """(iso, None) when bubblewrap works here, else (None, why with its fix)."""
+def seccomp_status():
+    """None when seccomp alone (the seccomp mode's wall) works here, else why, with the fix."""
+    if not sys.platform.startswith("linux"):
+        return f"seccomp is Linux-only (this is {sys.platform})"
+    from grader import contain
+
+    why = contain.seccomp_available()
+    if why:
+        return why
+    result = contain.probe(landlock=False)
+    if not result.get("works"):
+        return "seccomp failed its self-test: " + "; ".join(result.get("problems", []))
+    return None
+
+
+def _closed_dir(path, uid):
+    """The first directory on the way to ``path`` that ``uid`` (no groups) cannot enter, or None."""
+    path = Path(os.path.abspath(path))
+    for parent in [*reversed(path.parents), path]:
+        try:
+            st = os.stat(parent)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(st.st_mode):
+            break
+        if st.st_uid == uid:
+            allowed = st.st_mode & stat.S_IXUSR
+        elif st.st_gid == uid:
+            allowed = st.st_mode & stat.S_IXGRP
+        else:
+            allowed = st.st_mode & stat.S_IXOTH
+        if not allowed:
+            return parent, stat.S_IMODE(st.st_mode)
+    return None
+
+
+def uid_drop_problem(why):
+    """``why`` (a probe's failure as a dropped uid) with its cause and fix, when they can be found."""
+    uid = slot_uid(0)
+    for target in (os.path.realpath(sys.executable), os.path.realpath(sys.base_prefix), *worker_syspath()):
+        closed = _closed_dir(target, uid)
+        if closed:
+            where, mode = closed
+            return (f"uid {uid} cannot read the interpreter or its packages ({target}), which live in a {mode:04o} "
+                    f"directory ({where}): install Python and its packages under /usr or /opt, or a directory "
+                    f"others may enter [{why}]")
+    return f"uid {uid} cannot use the interpreter ({why}); install Python and its packages where other users " \
+           f"can read them (e.g. under /usr or /opt)"
+
+
+def bwrap_status(limits, contain_ok, abi, missing, seccomp_ok=False):
+    """(iso, None) when bubblewrap works here, else (None, why with its fix).
+
+    Under bubblewrap the worker also applies Landlock + seccomp where they work, seccomp alone
+    where only Landlock is missing.
+    """
     if shutil.which("bwrap") is None:
         return None, "bubblewrap is not installed (apt-get install bubblewrap)"
-    iso = Isolation("bwrap", uid_drop=is_root(), network=True, contain=contain_ok, landlock_abi=abi,
-                    landlock_missing=missing)
+    iso = Isolation("bwrap", uid_drop=is_root(), network=True, contain=contain_ok or seccomp_ok, landlock_abi=abi,
+                    landlock_missing=missing, landlock=contain_ok)
     why = _probe(iso, limits)
     if why is None:
         return iso, None
     return None, f"bubblewrap fails here ({why}): {_bwrap_fix(why)}"
+
+
+def seccomp_mode_status(limits, seccomp_problem):
+    """(iso, None) when the seccomp mode can run here (seccomp works, root, the uid drop works), else (None, why)."""
+    if seccomp_problem:
+        return None, f"seccomp mode needs seccomp: {seccomp_problem}"
+    if not is_root():
+        return None, ("seccomp mode needs the uid drop, so the grader must run as root (as in a Gradescope or "
+                      "PrairieLearn container)")
+    iso = Isolation("seccomp", uid_drop=True, network=_can_unshare_net(), contain=True, landlock=False)
+    why = _probe(iso, limits)
+    if why is not None:
+        return None, f"seccomp mode needs the uid drop: {uid_drop_problem(why)}"
+    return iso, None
 
 
 _detected = {}
@@ -570,10 +693,11 @@ _detected = {}
 def detect(requested="auto", limits=None, allow_unsafe=False):
     """The isolation to use.
 
-    ``requested``: "auto" (bwrap, else container mode, else refuse), "bwrap", "container" (an
-    error where it cannot work) or "unsafe" (rlimits only: needs ``allow_unsafe``). Also read from
-    the environment variable GRADER_SANDBOX. With ``allow_unsafe``, "auto" ends in "unsafe" where
-    nothing contains code, instead of raising ``Unavailable``.
+    ``requested``: "auto" (bwrap, else container mode, else seccomp mode, else refuse), "bwrap",
+    "container", "seccomp" (an error where it cannot work) or "unsafe" (rlimits only: needs
+    ``allow_unsafe``). Also read from the environment variable GRADER_SANDBOX. With
+    ``allow_unsafe``, "auto" ends in "unsafe" where nothing contains code, instead of raising
+    ``Unavailable``. A seccomp-mode isolation still needs ``prove_permissions`` before grading.
     """
     requested = os.environ.get("GRADER_SANDBOX", requested) if requested == "auto" else requested
     if requested not in ("auto", *MODES):
@@ -584,16 +708,18 @@ def detect(requested="auto", limits=None, allow_unsafe=False):
     limits = limits or Limits()
     abi, missing, contain_problem = containment_status()
     contain_ok = contain_problem is None
+    seccomp_problem = None if contain_ok else seccomp_status()
     notes = []
     iso = None
     if requested in ("auto", "bwrap"):
-        iso, why = bwrap_status(limits, contain_ok, abi, missing)
+        iso, why = bwrap_status(limits, contain_ok, abi, missing, seccomp_problem is None)
         if iso is None:
             if requested == "bwrap":
                 raise Unavailable(f"--sandbox bwrap: {why}")
             notes.append(why)
         elif not contain_ok:
-            iso.notes.append(f"Landlock + seccomp not applied: {contain_problem}")
+            iso.notes.append(f"Landlock not applied: {contain_problem}" if seccomp_problem is None else
+                             f"Landlock + seccomp not applied: {contain_problem}; {seccomp_problem}")
     if iso is None and requested in ("auto", "container"):
         if contain_ok:
             network = _can_unshare_net()
@@ -602,8 +728,7 @@ def detect(requested="auto", limits=None, allow_unsafe=False):
             why = _probe(iso, limits) if iso.uid_drop else "not root"
             if why is not None:
                 if iso.uid_drop:
-                    notes.append(f"no uid drop: uid {slot_uid(0)} cannot use the interpreter ({why}); install "
-                                 f"Python and its packages where other users can read them (e.g. under /usr or /opt)")
+                    notes.append(f"no uid drop: {uid_drop_problem(why)}")
                 iso.uid_drop = False
                 why = _probe(iso, limits)
                 if why is not None:
@@ -612,6 +737,14 @@ def detect(requested="auto", limits=None, allow_unsafe=False):
             raise Unavailable(f"--sandbox container: {contain_problem}")
         else:
             notes.append(contain_problem)
+    if iso is None and requested in ("auto", "seccomp"):
+        iso, why = seccomp_mode_status(limits, seccomp_problem)
+        if iso is None:
+            if requested == "seccomp":
+                raise Unavailable(f"--sandbox seccomp: {why}")
+            notes.append(why)
+        else:
+            iso.notes = notes
     if iso is None:
         if not allow_unsafe:
             if requested == "unsafe":
@@ -623,17 +756,245 @@ def detect(requested="auto", limits=None, allow_unsafe=False):
     return iso
 
 
+# ----------------------------------------------------------------------------------------------
+# The seccomp mode's file wall: permissions, proved as the worker uids before any student code runs
+# ----------------------------------------------------------------------------------------------
+
+# What a worker may read of an autograder directory (code and the given modules, nothing secret);
+# every other file there (cases, inputs, reference values, a zip of them) must be unreadable.
+AUTOGRADER_PUBLIC = ("grader/", "given/", "manifest.json", "setup.sh", "run_autograder")
+# World-writable places a dropped uid can write without Landlock: what it leaves there is counted
+# against its disk budget while it runs and removed when it ends.
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+
+def _walk(root):
+    """(directories, files) under ``root``, ``root`` included; symlinks are not followed."""
+    dirs, files = [], []
+    root = Path(root)
+    if root.is_file():
+        return dirs, [str(root)]
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        dirs.append(str(d))
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                files.append(entry.path)
+    return dirs, files
+
+
+def _try_as(uid, secret_files, dirs, files):
+    """In a child that became ``uid`` (no groups): every secret file it could read, every place it could write."""
+    breaches = []
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    for path in secret_files:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        os.close(fd)
+        breaches.append({"uid": uid, "kind": "read", "path": path})
+    for d in dirs:
+        probe = os.path.join(d, f".grader-permission-probe-{uid}")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError:
+            continue
+        os.close(fd)
+        os.unlink(probe)
+        breaches.append({"uid": uid, "kind": "create files in", "path": d})
+    for path in files:
+        try:  # no O_TRUNC, nothing written: a file that opens is left as it was
+            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        os.close(fd)
+        breaches.append({"uid": uid, "kind": "write", "path": path})
+    return breaches
+
+
+def solution_dirs(autograder_dir):
+    """Packages of the solution this grader process could hand a worker: the ``assignment/`` beside the grader's
+    own package when it runs from the solution checkout (an autograder directory has none), and whatever
+    ``import assignment`` finds here (an editable install of the checkout)."""
+    found = []
+    beside = GRADER_DIR.parent / "assignment"
+    if beside.is_dir():
+        found.append(beside)
+    try:
+        spec = importlib.util.find_spec("assignment")
+    except (ImportError, ValueError):
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found.append(Path(location))
+    ag = Path(autograder_dir).resolve()
+    out = []
+    for d in found:
+        d = d.resolve()
+        if d not in out and ag not in d.parents:
+            out.append(d)
+    return out
+
+
+def prove_permissions(uids, autograder_dir, writable_roots, secret_files=()):
+    """Prove, as each worker uid, that the seccomp mode's file wall holds; returns what was checked.
+
+    Each uid (in a forked child, with no supplementary groups) tries to open every file of
+    ``autograder_dir`` but its code and given modules (``AUTOGRADER_PUBLIC``), and every source of
+    the solution this process could reach (``solution_dirs``), and ``secret_files`` (the
+    submissions' own files: each is another student's work), for reading, and to
+    create a file in, or open for writing, every directory and file under ``writable_roots``
+    (the results, the stages, the autograder itself). Every try must fail. Raises ``Unavailable``
+    naming the first path that a try got through, with the fix.
+    """
+    autograder_dir = Path(autograder_dir)
+    _, ag_files = _walk(autograder_dir)
+    secret = []
+    for path in ag_files:
+        rel = Path(path).relative_to(autograder_dir).as_posix()
+        if not any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in AUTOGRADER_PUBLIC):
+            secret.append(path)
+    for d in solution_dirs(autograder_dir):
+        secret += _walk(d)[1]
+    secret += [str(p) for p in secret_files]
+    dirs, files = [], []
+    for root in writable_roots:
+        d, f = _walk(root)
+        dirs += d
+        files += f
+    breaches = []
+    for uid in uids:
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            code = 0
+            try:
+                os.close(rfd)
+                os.write(wfd, json.dumps(_try_as(uid, secret, dirs, files)[:20]).encode())
+            except BaseException as exc:  # noqa: B036 - the child must reach _exit whatever happens
+                code = 1
+                try:
+                    os.write(wfd, f"{type(exc).__name__}: {exc}".encode()[:500])
+                except OSError:
+                    pass
+            finally:
+                os._exit(code)
+        os.close(wfd)
+        data = b""
+        while chunk := os.read(rfd, 1 << 16):
+            data += chunk
+        os.close(rfd)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0 or not data:
+            why = data.decode(errors="replace") if code == 1 else f"exit status {code}"
+            raise Unavailable(f"seccomp mode: the permission proof could not run as uid {uid} ({why})")
+        breaches += json.loads(data)
+        if breaches:
+            break
+    if breaches:
+        first = breaches[0]
+        fix = f"chmod go-rwx {first['path']}" if first["kind"] == "read" else f"chmod go-w {first['path']}"
+        if first["path"] in {str(p) for p in secret_files}:
+            fix = (f"keep the submissions readable by their owner only (chmod -R go-rwx on them, as run_autograder "
+                   f"does: a worker must not read another student's work), or {fix}")
+        elif any(Path(first["path"]).is_relative_to(d) for d in solution_dirs(autograder_dir)):
+            fix = (f"grade with the release's own grader (PYTHONPATH={Path(autograder_dir).resolve()}, or from "
+                   f"Gradescope's or PrairieLearn's image), not from the solution checkout, or {fix}")
+        raise Unavailable(f"seccomp mode: the file permissions do not hold: uid {first['uid']} can {first['kind']} "
+                          f"{first['path']}" + (f" (and {len(breaches) - 1} more)" if len(breaches) > 1 else "")
+                          + f"; fix: {fix} (the grader's data readable by its owner only, its directories "
+                            f"writable by their owner only, as run_autograder sets them)")
+    return (f"proved for {len(uids)} uid(s): {len(secret)} secret files unreadable, {len(dirs)} directories and "
+            f"{len(files)} files unwritable")
+
+
+def _owned_entries(uid):
+    """Top-level entries of the world-writable places (``SHARED_WRITABLE``) that ``uid`` owns."""
+    found = []
+    for d in SHARED_WRITABLE:
+        try:
+            with os.scandir(d) as it:
+                for entry in it:
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid == uid:
+                            found.append(entry)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return found
+
+
+def shared_within(iso, slot, budget_bytes):
+    """Whether what the run's uid wrote into world-writable places stays within ``budget_bytes`` (seccomp mode)."""
+    if iso.mode != "seccomp" or not iso.uid_drop:
+        return True
+    size = 0
+    for entry in _owned_entries(slot_uid(slot)):
+        if entry.is_dir(follow_symlinks=False):
+            _, files = _walk(entry.path)
+        else:
+            files = [entry.path]
+        for path in files:
+            try:
+                size += os.lstat(path).st_blocks * 512
+            except OSError:
+                continue
+            if size > budget_bytes:
+                return False
+    return True
+
+
+def remove_shared(iso, slot):
+    """Remove what the run's uid left in world-writable places (seccomp mode; its processes are dead)."""
+    if iso.mode != "seccomp" or not iso.uid_drop:
+        return 0
+    removed = 0
+    for entry in _owned_entries(slot_uid(slot)):
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+# ----------------------------------------------------------------------------------------------
+# doctor
+# ----------------------------------------------------------------------------------------------
+
+
 def doctor(limits=None, echo=print):
-    """``python -m grader doctor``: each layer, whether it works here and why not, and the mode ``grade`` would use."""
+    """``python -m grader doctor``: each layer, whether it works here and why not, and the mode ``grade`` would use.
+
+    Each line says which mode it concerns, so that none contradicts the mode line at the end.
+    """
     limits = limits or Limits()
     echo(f"python: {sys.executable} (running as uid {os.geteuid()})")
     abi, missing, contain_problem = containment_status()
-    ok = "works" if contain_problem is None else "NO"
+    seccomp_problem = None if contain_problem is None else seccomp_status()
     echo(f"Landlock: {'ABI ' + str(abi) if abi else 'absent'}"
          + (f" (lacks {', '.join(missing)})" if missing else ""))
-    echo(f"seccomp + Landlock self-test: {ok}" + (f" ({contain_problem})" if contain_problem else ""))
-    iso, why = bwrap_status(limits, contain_problem is None, abi, missing)
-    echo(f"bubblewrap: {'works' if iso else 'NO'}" + (f" ({why})" if why else ""))
+    echo("Landlock + seccomp self-test (container mode): "
+         + ("works" if contain_problem is None else f"NO ({contain_problem})"))
+    if contain_problem is not None:
+        echo("seccomp alone (seccomp mode, for kernels without Landlock): "
+             + ("works" if seccomp_problem is None else f"NO ({seccomp_problem})"))
+    iso, why = bwrap_status(limits, contain_problem is None, abi, missing, seccomp_problem is None)
+    echo(f"bubblewrap (full mode): {'works' if iso else 'NO'}" + (f" ({why})" if why else ""))
     try:
         from grader import contain
 
@@ -642,14 +1003,23 @@ def doctor(limits=None, echo=print):
         reaper = f"NO ({exc})"
     echo(f"child subreaper: {'works' if reaper is True else 'NO' if reaper is False else reaper}")
     if is_root():
-        probe_iso = Isolation("container", uid_drop=True, contain=contain_problem is None)
-        drop_why = _probe(probe_iso, limits)
-        echo(f"uid drop: {'works' if drop_why is None else 'NO (' + drop_why + ')'}")
+        if iso is not None:
+            echo(f"uid drop under bubblewrap (full mode): works (uid {slot_uid(0)}; bubblewrap mounts the "
+                 f"interpreter where that uid can read it)")
+        plain = Isolation("container" if contain_problem is None else "seccomp", uid_drop=True,
+                          contain=contain_problem is None or seccomp_problem is None, landlock=contain_problem is None)
+        drop_why = _probe(plain, limits)
+        echo("uid drop without bubblewrap (container and seccomp modes): "
+             + ("works" if drop_why is None else f"NO ({uid_drop_problem(drop_why)})"))
     else:
-        echo("uid drop: not needed (the grader does not run as root)")
+        echo("uid drop: not possible (the grader does not run as root); container mode runs the worker as this "
+             "user, and seccomp mode needs root")
     try:
         chosen = detect("auto", limits)
         echo(f"`grade` would use: {chosen.describe()}")
+        if chosen.mode == "seccomp":
+            echo("  (before grading, `grade` proves as each worker uid that the grader's data cannot be read and "
+                 "the results and stages cannot be written; it stops, naming the path, if one can)")
         return 0
     except Unavailable as exc:
         echo(f"`grade` would refuse: {exc}")

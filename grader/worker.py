@@ -1,6 +1,7 @@
 """The worker: runs INSIDE the sandbox, imports the submission, calls its functions, writes arrays.
 
-    python -I -S worker.py --stage STAGE --io IO [--out OUT] [--drop-uid U] [--contain] [--syspath DIR]...
+    python -I -S worker.py --stage STAGE --io IO [--out OUT] [--drop-uid U] [--contain [--seccomp-only]]
+                           [--syspath DIR]...
 
 - ``STAGE`` holds the ``assignment`` package to import: the submission's student-owned modules
   and the grader's own copies of the given ones (``grader/stage.py`` builds it).
@@ -24,8 +25,10 @@ order, it: imports what it needs itself (numpy, json, zipfile, traceback, ``cont
 its own directory), reads its inputs, becomes uid/gid ``U`` with no supplementary groups when
 given ``--drop-uid U``, applies Landlock + seccomp to itself with ``--contain`` (reads: the
 interpreter, numpy, the stage; writes: ``OUT`` only; no new processes, no signals to others, no
-sockets but AF_UNIX), sets ``sys.path`` to the stage, the standard library and numpy's
-directory and the import machinery to the standard finders, and only then imports student code.
+sockets but AF_UNIX; ``--seccomp-only``: seccomp without Landlock, on a kernel that lacks it,
+where the uid drop and the file permissions the parent proved keep the files), sets ``sys.path``
+to the stage, the standard library and numpy's directory and the import machinery to the
+standard finders, and only then imports student code.
 """
 
 import os
@@ -47,7 +50,7 @@ def _drop_privileges(uid):
 
 def _parse_args(argv):
     args = {"stage": None, "io": None, "out": None, "drop_uid": None, "syspath": [], "probe": False,
-            "contain": False}
+            "contain": False, "seccomp_only": False}
     it = iter(argv)
     for arg in it:
         if arg == "--stage":
@@ -64,6 +67,8 @@ def _parse_args(argv):
             args["probe"] = True
         elif arg == "--contain":
             args["contain"] = True
+        elif arg == "--seccomp-only":
+            args["seccomp_only"] = True
         else:
             raise SystemExit(f"worker: unknown argument {arg!r}")
     if not args["stage"] or not args["io"]:
@@ -456,8 +461,14 @@ def _load_contain():
     return module
 
 
-def _contain(contain, np, stage, out_dir):
-    """Landlock + seccomp on this process: read the interpreter, numpy and the stage; write ``out_dir`` only."""
+def _contain(contain, np, stage, out_dir, landlock=True):
+    """Landlock + seccomp on this process: read the interpreter, numpy and the stage; write ``out_dir`` only.
+
+    ``landlock=False``: seccomp alone (no new process, no signal to another, no socket but AF_UNIX).
+    """
+    if not landlock:
+        contain.apply(read=[], write=[], landlock=False)
+        return
     numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
     read = [p for p in sys.path if p and os.path.isabs(p)]
     read += [numpy_dir, numpy_dir + ".libs", os.path.realpath(sys.executable), sys.executable, stage,
@@ -513,7 +524,7 @@ def main(argv):
         _drop_privileges(args["drop_uid"])
     if args["contain"]:
         try:
-            _contain(contain, np, args["stage"], out_dir)
+            _contain(contain, np, args["stage"], out_dir, landlock=not args["seccomp_only"])
         except Exception as exc:  # noqa: BLE001 - no containment, no student code
             print(f"worker: containment failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             sys.stderr.flush()

@@ -241,7 +241,7 @@ def test_probe_works_here_and_is_fast():
 
 def test_probe_names_each_check_that_fails(monkeypatch):
     # With containment replaced by a no-op, every check in the probe's child must report.
-    monkeypatch.setattr(contain, "apply", lambda read, write: {})
+    monkeypatch.setattr(contain, "apply", lambda read, write, landlock=True: {})
     result = contain.probe()
     assert result["works"] is False
     assert sorted(result["problems"]) == sorted([
@@ -251,6 +251,35 @@ def test_probe_names_each_check_that_fails(monkeypatch):
         "kill(parent, 0) worked",
         "a file appeared outside the write directory",
     ])
+    # Seccomp alone (the grader's seccomp mode) is not asked to stop files: that is the permissions' job.
+    result = contain.probe(landlock=False)
+    assert sorted(result["problems"]) == sorted(["os.fork() worked", "socket(AF_INET) worked",
+                                                 "kill(parent, 0) worked"])
+
+
+def test_seccomp_alone_stops_processes_signals_and_sockets_but_not_files(box):
+    """``apply(landlock=False)``: what the seccomp mode's worker applies. The files stay open to the uid's
+    permissions, which is why the grader proves them before grading in that mode."""
+    assert contain.probe(landlock=False)["works"] is True
+    out = box("""
+        contain.apply(read=[], write=[], landlock=False)
+        def fork():
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        V["fork"] = attempt(fork)
+        V["kill"] = attempt(os.kill, CFG["parent"], 0)
+        V["inet"] = attempt(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+        V["secret"] = attempt(read_text, os.path.join(CFG["outside"], "secret.txt"))
+        V["write_outside"] = attempt(write_text, os.path.join(CFG["outside"], "planted.txt"))
+    """, layers="none")
+    v = out["verdict"]
+    denied(v["fork"], errno.EPERM)
+    denied(v["kill"], errno.EPERM)
+    denied(v["inet"], errno.EPERM)
+    allowed(v["secret"])
+    allowed(v["write_outside"])
 
 
 # --- processes and threads -------------------------------------------------------------------

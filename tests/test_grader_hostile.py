@@ -1,7 +1,7 @@
 """Hostile submissions: each attack earns exactly what its honest twin earns, in every mode.
 
 One command-line batch per isolation mode (so an attack that killed the grader would show as a
-failed command, not as a dead test run), three modes, none of them skipped on Linux:
+failed command, not as a dead test run), four modes, none of them skipped on Linux:
 
 - ``bwrap``: bubblewrap + Landlock + seccomp + uid drop (``--sandbox bwrap``, the dev interpreter);
 - ``nonamespace``: the grader runs under ``grader_fixtures/nonamespace.py``, a seccomp filter that
@@ -9,7 +9,11 @@ failed command, not as a dead test run), three modes, none of them skipped on Li
   must pick container mode (Landlock + seccomp) with the uid drop (an interpreter the drop uid can
   read: a venv of ``/usr/bin/python3.11``);
 - ``nouiddrop``: the same, with an interpreter the drop uid cannot read (that venv inside a 0700
-  directory, as with a Python under ``/root``): container mode, the worker runs as root.
+  directory, as with a Python under ``/root``): container mode, the worker runs as root;
+- ``nolandlock``: the launcher also makes the Landlock syscalls answer ENOSYS, as a kernel older
+  than 5.13 does: ``--sandbox auto`` must pick the seccomp mode (seccomp + the uid drop + the file
+  permissions it proves before grading), and nothing a worker wrote into /tmp and the like may
+  outlive its run.
 
 Each batch grades the honest *partial* submission (the solution with the stub optim.py), every
 hostile submission (the partial one plus an attack in optim.py, see
@@ -22,6 +26,7 @@ and no process started by a submission may outlive it.
 import functools
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -35,7 +40,7 @@ import pytest
 from grader_fixtures import REPO, SOLUTION, released, workdir
 from grader_fixtures.hostile import ATTACKS, CRASH_FUNCTION, CRASHES, make_crash, make_hostile, make_partial
 
-MODES = ("bwrap", "nonamespace", "nouiddrop")
+MODES = ("bwrap", "nonamespace", "nouiddrop", "nolandlock")
 LAUNCHER = Path(__file__).resolve().parent / "grader_fixtures" / "nonamespace.py"
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 
@@ -71,9 +76,29 @@ def grader_command(mode):
     if mode == "bwrap":
         assert shutil.which("bwrap"), "bubblewrap is needed for the bwrap batch (apt-get install bubblewrap)"
         return [sys.executable, "-m", "grader"], env, ["--sandbox", "bwrap"]
-    python = grader_python(readable=(mode == "nonamespace"))
-    env["PYTHONPATH"] = str(REPO)
-    return [sys.executable, str(LAUNCHER), str(python), "-m", "grader"], env, ["--sandbox", "auto"]
+    python = grader_python(readable=(mode != "nouiddrop"))
+    # Without Landlock the solution checkout must be out of the drop uid's reach: the release's own grader
+    # (the autograder's copy), as on Gradescope; the seccomp mode refuses to grade from the checkout.
+    env["PYTHONPATH"] = str(released().autograder if mode == "nolandlock" else REPO)
+    launcher = [sys.executable, str(LAUNCHER), *(["--no-landlock"] if mode == "nolandlock" else [])]
+    return [*launcher, str(python), "-m", "grader"], env, ["--sandbox", "auto"]
+
+
+def _worker_uid_files():
+    """Entries of /tmp and the like owned by a worker uid (61000-61999): what a run left behind."""
+    found = []
+    for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if 61000 <= entry.stat(follow_symlinks=False).st_uid < 62000:
+                    found.append(entry.path)
+            except OSError:
+                continue
+    return found
 
 
 class Listener:
@@ -149,17 +174,23 @@ def batch(mode):
     for attack in ATTACKS:
         paths.append(make_hostile(SOLUTION, ctx.student_modules, stub_optim, subs / f"hostile_{attack}", attack,
                                   REFERENCE=ctx.autograder / "reference" / "optim.npz", RESULTS=results,
-                                  PORT=listener.port, MARKER=marker))
+                                  PORT=listener.port, MARKER=marker, SUBMISSIONS=subs))
     for crash in CRASHES:
         paths.append(make_crash(SOLUTION, ctx.student_modules, subs / crash, crash))
     paths.append(_copy_solution(subs / "no_layers", {"layers.py": None}))
     paths.append(_copy_solution(subs / "stub_layers", {"layers.py": ctx.student / "assignment" / "layers.py"}))
     paths.append(_copy_solution(subs / "zz_solution"))
+    if mode == "nolandlock":
+        # Without Landlock or a mount namespace only permissions keep one student's files from another's
+        # worker: the submissions must be their owner's alone (as run_autograder makes /autograder/submission),
+        # and the grader proves it before grading (test_grader_modes: a readable one stops it).
+        subs.chmod(0o700)
     prefix, env, sandbox_args = grader_command(mode)
     cmd = [*prefix, "grade", "--autograder", str(ctx.autograder), "--out", str(results), "-j", "2", *sandbox_args,
            "--case-timeout", "4", "--group-timeout", "40", "--memory-mb", "768", *map(str, paths)]
     start = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=str(REPO))
+    cwd = released().autograder if mode == "nolandlock" else REPO  # `python -m` imports from its cwd first
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=str(cwd))
     seconds = time.monotonic() - start
     left = _marker_processes(marker)  # the grader has exited: anything of a submission's still alive outlived it
     time.sleep(1.0)  # a daemon that survived would rewrite results.json meanwhile
@@ -169,7 +200,9 @@ def batch(mode):
         except OSError:
             pass
     listener.close()
+    leftovers = _worker_uid_files()
     return {"proc": proc, "results": results, "hits": list(listener.hits), "daemons": left, "seconds": seconds,
+            "leftovers": leftovers,
             "summary": json.loads((results / "summary.json").read_text()) if (results / "summary.json").exists()
             else None}
 
@@ -186,6 +219,8 @@ EXPECTED_ISOLATION = {
     "bwrap": ("isolation: full", "bubblewrap", "Landlock ABI", "seccomp", "uid 61000+slot"),
     "nonamespace": ("isolation: container mode", "Landlock ABI", "seccomp", "uid 61000+slot", "bubblewrap fails here"),
     "nouiddrop": ("isolation: container mode", "Landlock ABI", "seccomp", "NO uid drop", "bubblewrap fails here"),
+    "nolandlock": ("isolation: seccomp mode (no Landlock): seccomp + uid 61000+slot + file permissions (proved for 2",
+                   "Landlock is not available", "bubblewrap fails here"),
 }
 
 
@@ -193,7 +228,8 @@ EXPECTED_ISOLATION = {
 def test_the_batch_finishes_in_the_expected_mode_and_the_honest_scores_hold(mode):
     b = batch(mode)
     assert b["proc"].returncode == 0, b["proc"].stdout[-3000:] + b["proc"].stderr[-3000:]
-    first = b["proc"].stdout.splitlines()[0]
+    # The uid block is claimed at start (61000 unless another grader on this host holds it): any block reads the same.
+    first = re.sub(r"uid 6\d{4}\+slot", "uid 61000+slot", b["proc"].stdout.splitlines()[0])
     for needle in EXPECTED_ISOLATION[mode]:
         assert needle in first, (needle, first)
     ctx = released()
@@ -202,6 +238,7 @@ def test_the_batch_finishes_in_the_expected_mode_and_the_honest_scores_hold(mode
     assert _score(b, "partial") == total - optim
     assert _score(b, "zz_solution") == total
     assert b["daemons"] == [], "processes of submissions outlived the grader"
+    assert b["leftovers"] == [], "files of the worker uids outlived their runs"
     student = json.loads((b["results"] / "partial" / "results.json").read_text())
     assert "Your code ran in the grader's sandbox." in student["output"]
     assert "isolation" not in json.dumps(student["extra_data"])

@@ -1,8 +1,11 @@
 """The grader's modes, as an instructor meets them: detected, reported, failing closed.
 
-- where neither bubblewrap nor Landlock + seccomp can be applied (here: namespaces blocked and the
-  Landlock syscalls answering ENOSYS, as on a kernel older than 5.13), ``grade`` refuses with one
-  line naming what is missing and exits 2; ``--allow-unsafe`` grades and every report says so;
+- where Landlock is missing (namespaces blocked and the Landlock syscalls answering ENOSYS, as on a
+  kernel older than 5.13) but seccomp and the uid drop work, ``grade`` uses its seccomp mode, and
+  first proves as the worker uids that the grader's data cannot be read and the results cannot be
+  written: a breach stops it with one line naming the path;
+- where seccomp or the uid drop is missing too, ``grade`` refuses with one line naming what is
+  missing and exits 2; ``--allow-unsafe`` grades and every report says so;
 - ``--sandbox bwrap`` where bwrap cannot work ends in one line, not a traceback;
 - ``grader doctor`` says which layers work and which mode ``grade`` would use;
 - a student's results.json never carries an instructor path or the isolation's details;
@@ -15,6 +18,8 @@ import csv
 import functools
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,11 +44,12 @@ def _solution(dest, edits=None):
     return dest
 
 
-def _cli(*args, launcher=(), env=None, python=None):
+def _cli(*args, launcher=(), env=None, python=None, grader_from=REPO):
+    """``python -m grader ARGS`` (its package from ``grader_from``: the checkout, or an autograder directory)."""
     python = str(python or sys.executable)
     cmd = [*(([sys.executable, str(LAUNCHER), *launcher]) if launcher else []), python, "-m", "grader", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=str(REPO),
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **(env or {})})
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=str(grader_from),
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(grader_from), **(env or {})})
 
 
 @functools.cache
@@ -51,24 +57,139 @@ def one_solution():
     return _solution(workdir() / "modes" / "solution")
 
 
-def test_grade_refuses_where_nothing_contains_code_and_says_what_is_missing(tmp_path):
+NO_LANDLOCK = ["--no-landlock"]
+NOTHING = ["--no-landlock", "--no-seccomp"]
+
+
+@pytest.mark.parametrize("missing", ["seccomp", "uid drop"])
+def test_grade_refuses_where_nothing_contains_code_and_says_what_is_missing(tmp_path, missing):
     ctx = released()
     out = tmp_path / "results"
+    # No Landlock and, either no seccomp, or an interpreter the drop uid cannot read (no uid drop).
+    launcher, python = (NOTHING, grader_python(readable=True)) if missing == "seccomp" else \
+        (NO_LANDLOCK, grader_python(readable=False))
     proc = _cli("grade", "--autograder", str(ctx.autograder), "--out", str(out), str(one_solution()),
-                launcher=["--no-landlock"], python=grader_python(readable=True))
+                launcher=launcher, python=python)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = proc.stderr.strip().splitlines()
+    lines = _uids_as_61000(proc.stderr.strip()).splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "cannot contain student code here" in lines[0] and "Landlock is not available" in lines[0]
     assert "bubblewrap fails here" in lines[0] and "--allow-unsafe" in lines[0]
+    if missing == "seccomp":
+        assert "seccomp mode needs seccomp: seccomp failed its self-test" in lines[0], lines[0]
+    else:  # the cause (a 0700 directory on the interpreter's path) and the fix
+        assert "seccomp mode needs the uid drop: uid 61000 cannot read the interpreter" in lines[0], lines[0]
+        assert "which live in a 0700 directory" in lines[0] and "under /usr or /opt" in lines[0], lines[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def _uids_as_61000(text):
+    """``text`` with the claimed worker uid block read as 61000's (another grader on this host may hold that one)."""
+    return re.sub(r"\buid 6\d{4}", "uid 61000", text)
+
+
+def _seccomp_grade(out, autograder, *subs, grader_from=None):
+    """Grade without Landlock, with the release's own grader (the autograder's copy), as on Gradescope."""
+    return _cli("grade", "--autograder", str(autograder), "--out", str(out), "-j", "2", *map(str, subs),
+                launcher=NO_LANDLOCK, python=grader_python(readable=True), grader_from=grader_from or autograder)
+
+
+@functools.cache
+def private_solution():
+    """The solution as a submission its owner alone may read (as run_autograder makes /autograder/submission)."""
+    parent = workdir() / "modes-private"
+    parent.mkdir()
+    parent.chmod(0o700)
+    return _solution(parent / "solution")
+
+
+def test_without_landlock_grade_uses_the_seccomp_mode_and_proves_the_permissions_first(tmp_path):
+    ctx = released()
+    stub_optim = (ctx.student / "assignment" / "optim.py").read_text()
+    stub = _solution(tmp_path / "subs" / "stub_optim", {"optim.py": stub_optim})  # tmp_path: a 0700 directory
+    out = tmp_path / "results"
+    proc = _seccomp_grade(out, ctx.autograder, private_solution(), stub)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first = _uids_as_61000(proc.stdout.splitlines()[0])
+    assert first.startswith("isolation: seccomp mode (no Landlock): seccomp + uid 61000+slot + file permissions "
+                            "(proved for 2 uid(s): "), first
+    assert "Landlock is not available" in first and "bubblewrap fails here" in first
+    total = sum(c.points for c in ctx.cases)
+    optim = sum(c.points for c in ctx.cases if c.module == "optim.py")
+    assert json.loads((out / "solution" / "results.json").read_text())["score"] == total
+    assert json.loads((out / "stub_optim" / "results.json").read_text())["score"] == total - optim
+    assert "seccomp mode" in json.loads((out / "solution" / "report.json").read_text())["isolation"]
+    assert next(csv.DictReader((out / "grades.csv").open()))["isolation"] == "seccomp"
+    student = (out / "solution" / "results.json").read_text()
+    assert "seccomp" not in student and "uid 6" not in student  # the student gets the neutral line only
+
+
+def _reachable(name):
+    """A fresh directory the drop uids can reach (pytest's tmp_path lies in a 0700 directory, which alone would
+    keep every file below it unreadable, and so prove nothing)."""
+    path = workdir() / "modes-perm" / name
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    for d in (path.parent, path):
+        d.chmod(0o755)
+    return path
+
+
+def _autograder_copy(dest):
+    shutil.copytree(released().autograder, dest, symlinks=True)
+    return dest
+
+
+def test_a_readable_reference_file_stops_the_seccomp_mode_naming_it(tmp_path):
+    ag = _autograder_copy(_reachable("readable-reference") / "autograder")
+    leaked = ag / "reference" / "optim.npz"
+    os.chmod(ag / "reference", 0o755)
+    os.chmod(leaked, 0o644)
+    out = tmp_path / "results"
+    proc = _seccomp_grade(out, ag, private_solution())
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = _uids_as_61000(proc.stderr.strip())
+    assert line.startswith(f"error: seccomp mode: the file permissions do not hold: uid 61000 can read {leaked}"), line
+    assert f"fix: chmod go-rwx {leaked}" in line and "\n" not in line
+    assert not (out / "solution").exists()
+
+
+def test_the_seccomp_mode_refuses_to_grade_from_a_readable_solution_checkout(tmp_path):
+    """Without Landlock, a worker could read the checkout's solution: the proof includes it, and says what to do."""
+    proc = _seccomp_grade(tmp_path / "results", released().autograder, private_solution(), grader_from=REPO)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = _uids_as_61000(proc.stderr.strip())
+    assert f"uid 61000 can read {SOLUTION}/" in line, line
+    assert "grade with the release's own grader" in line and "not from the solution checkout" in line, line
+
+
+def test_a_submission_other_workers_could_read_stops_the_seccomp_mode_naming_it(tmp_path):
+    """Another student's files are secrets to every worker: a readable submission is a breach too."""
+    readable = one_solution()  # under workdir(): 0755 all the way
+    proc = _seccomp_grade(_reachable("readable-submission") / "results", released().autograder, readable)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = _uids_as_61000(proc.stderr.strip())
+    assert f"uid 61000 can read {readable}/assignment/" in line, line
+    assert "keep the submissions readable by their owner only" in line, line
+
+
+def test_a_writable_results_directory_stops_the_seccomp_mode_naming_it(tmp_path):
+    out = _reachable("writable-results") / "results"
+    out.mkdir()
+    os.chmod(out, 0o777)
+    proc = _seccomp_grade(out, released().autograder, private_solution())
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = _uids_as_61000(proc.stderr.strip())
+    assert f"uid 61000 can create files in {out}" in line and f"fix: chmod go-w {out}" in line, line
+    assert not list(out.iterdir())
 
 
 def test_allow_unsafe_grades_and_every_report_says_so(tmp_path):
     ctx = released()
     out = tmp_path / "results"
     proc = _cli("grade", "--autograder", str(ctx.autograder), "--out", str(out), "--allow-unsafe",
-                str(one_solution()), launcher=["--no-landlock"], python=grader_python(readable=True))
+                str(one_solution()), launcher=NOTHING, python=grader_python(readable=True))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("UNSAFE isolation") and "WARNING: graded with UNSAFE isolation" in proc.stdout
     res = json.loads((out / "solution" / "results.json").read_text())
@@ -106,11 +227,35 @@ def test_doctor_names_each_layer_and_the_mode():
     proc = _cli("doctor", launcher=["--"], python=grader_python(readable=True))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = proc.stdout
-    for needle in ("Landlock: ABI", "seccomp + Landlock self-test: works", "bubblewrap: NO (bubblewrap fails here",
-                   "child subreaper: works", "uid drop: works", "`grade` would use: isolation: container mode"):
+    for needle in ("Landlock: ABI", "Landlock + seccomp self-test (container mode): works",
+                   "bubblewrap (full mode): NO (bubblewrap fails here", "--cap-add SYS_ADMIN --cap-add NET_ADMIN",
+                   "child subreaper: works", "uid drop without bubblewrap (container and seccomp modes): works",
+                   "`grade` would use: isolation: container mode"):
         assert needle in text, (needle, text)
-    proc = _cli("doctor", launcher=["--no-landlock"], python=grader_python(readable=True))
+    proc = _cli("doctor", launcher=NO_LANDLOCK, python=grader_python(readable=True))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for needle in ("Landlock: absent", "seccomp alone (seccomp mode, for kernels without Landlock): works",
+                   "uid drop without bubblewrap (container and seccomp modes): works",
+                   "`grade` would use: isolation: seccomp mode (no Landlock)", "proves as each worker uid"):
+        assert needle in proc.stdout, (needle, proc.stdout)
+    proc = _cli("doctor", launcher=NOTHING, python=grader_python(readable=True))
     assert proc.returncode == 2 and "`grade` would refuse: cannot contain student code here" in proc.stdout
+    assert "seccomp alone (seccomp mode, for kernels without Landlock): NO" in proc.stdout
+
+
+def test_doctor_never_contradicts_its_mode_line_about_the_uid_drop():
+    """A 0700 home: bubblewrap mounts the interpreter where the drop uid reads it; plain workers cannot."""
+    proc = _cli("doctor", python=grader_python(readable=False))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = _uids_as_61000(proc.stdout).splitlines()
+    under_bwrap = next(x for x in lines if x.startswith("uid drop under bubblewrap"))
+    plain = next(x for x in lines if x.startswith("uid drop without bubblewrap"))
+    mode = next(x for x in lines if x.startswith("`grade` would use"))
+    assert under_bwrap.startswith("uid drop under bubblewrap (full mode): works") and "isolation: full" in mode
+    assert "uid 61000+slot" in mode
+    assert plain.startswith("uid drop without bubblewrap (container and seccomp modes): NO (uid 61000 cannot read "
+                            "the interpreter"), plain
+    assert "0700 directory" in plain and "install Python and its packages under /usr or /opt" in plain
 
 
 def test_student_results_never_show_instructor_paths(tmp_path):

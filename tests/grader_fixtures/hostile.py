@@ -133,6 +133,35 @@ for _p in ("$REFERENCE", os.path.join(os.path.dirname("$REFERENCE"), ".."), "/au
     except OSError:
         pass
 '''),
+    "steal_work": ("reads another student's code: paths from every /proc/<pid>/cmdline, then their optim.py",
+                   _SWITCH + r'''
+import os
+_seen = []
+try:
+    _pids = [p for p in os.listdir("/proc") if p.isdigit()]
+except OSError:
+    _pids = []
+for _pid in _pids:
+    try:
+        with open(f"/proc/{_pid}/cmdline", "rb") as _f:
+            _args = _f.read().decode(errors="replace").split("\0")
+    except OSError:
+        continue
+    _seen += [a for a in _args if a.startswith("/")]
+_seen.append("$SUBMISSIONS")
+for _arg in dict.fromkeys(_seen):
+    for _root, _dirs, _files in os.walk(_arg) if os.path.isdir(_arg) else ():
+        if "optim.py" not in _files or _root.startswith("/proc"):
+            continue
+        try:
+            with open(os.path.join(_root, "optim.py")) as _f:
+                _text = _f.read()
+        except OSError:
+            continue
+        # another student's full work: its sgd_momentum is written, not a TODO
+        if "def sgd_momentum" in _text and "attack" not in _text and 'NotImplementedError("sgd_momentum' not in _text:
+            SUCCESS = True
+'''),
     "socket": ("opens a socket to a server on the host's loopback", _SWITCH + r'''
 import socket
 try:
@@ -438,6 +467,19 @@ CRASHES = {
     "crash_hang": "while True:\n        pass",
 }
 
+# Crashes inside a function that another graded function calls in some of its cases only:
+# ``LinearClassifier.loss`` serves the SVM cases (``layers.svm_loss``) and the softmax cases
+# (``layers.softmax_loss``). Each body replaces ``softmax_loss`` in the full solution's layers.py; its
+# honest twin raises NotImplementedError there instead. The crash must cost exactly what the twin costs:
+# every case that calls softmax_loss, never the SVM cases of the same function.
+SHARED_CRASH_FUNCTION = "softmax_loss"
+SHARED_CRASHES = {
+    "softmax_twin": "raise NotImplementedError('softmax_loss: left as a TODO')",
+    "softmax_exit": "import os\n    os._exit(0)",
+    "softmax_segfault": "import ctypes\n    ctypes.string_at(0)",
+    "softmax_kill_self": "import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)",
+}
+
 
 def copy_solution(solution_package, student_modules, dest):
     """The solution's student-owned modules under ``dest/assignment``."""
@@ -454,6 +496,14 @@ def make_crash(solution_package, student_modules, dest, name):
     dest = copy_solution(solution_package, student_modules, dest)
     path = dest / "assignment" / "optim.py"
     path.write_text(path.read_text() + f"\n\ndef {CRASH_FUNCTION}(w, dw, config=None):\n    {CRASHES[name]}\n")
+    return dest
+
+
+def make_shared_crash(solution_package, student_modules, dest, name):
+    """The full solution with SHARED_CRASH_FUNCTION's body (in layers.py) replaced by ``SHARED_CRASHES[name]``."""
+    dest = copy_solution(solution_package, student_modules, dest)
+    path = dest / "assignment" / "layers.py"
+    path.write_text(path.read_text() + f"\n\ndef {SHARED_CRASH_FUNCTION}(x, y):\n    {SHARED_CRASHES[name]}\n")
     return dest
 
 

@@ -1,6 +1,6 @@
 """Run a command where namespaces cannot be made, as in a Docker container (and so on Gradescope).
 
-    python nonamespace.py [--no-landlock] [--] COMMAND [ARG]...
+    python nonamespace.py [--no-landlock] [--no-seccomp] [--] COMMAND [ARG]...
 
 Installs a seccomp filter on itself, then execs COMMAND, which inherits it: ``unshare`` and
 ``setns`` fail with EPERM, ``clone`` with any ``CLONE_NEW*`` flag fails with EPERM, and ``clone3``
@@ -9,7 +9,10 @@ default seccomp profile does for a container without CAP_SYS_ADMIN. Like Docker,
 no_new_privs (root may load a filter without it), so the uid drop still works under it.
 Everything else is allowed: the grader must find bubblewrap failing and contain its workers
 with Landlock + seccomp. ``--no-landlock`` also makes the Landlock syscalls fail with ENOSYS, as
-on a kernel older than 5.13: then nothing can contain student code.
+on a kernel older than 5.13: then the grader must pick its seccomp mode (seccomp + the uid
+drop + proven file permissions). ``--no-seccomp`` also makes loading a seccomp filter fail
+(``seccomp()`` ENOSYS, ``prctl(PR_SET_SECCOMP)`` EINVAL, as on a kernel built without it):
+with ``--no-landlock`` too, nothing can contain student code.
 """
 
 import errno
@@ -30,7 +33,10 @@ CLONE_NEW_FLAGS = {
 }
 
 
-def no_namespaces(no_landlock=False):
+PR_SET_SECCOMP = 22
+
+
+def no_namespaces(no_landlock=False, no_seccomp=False):
     f = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
     f.set_attr(pyseccomp.Attr.CTL_NNP, 0)
     eperm = pyseccomp.ERRNO(errno.EPERM)
@@ -42,17 +48,22 @@ def no_namespaces(no_landlock=False):
     if no_landlock:
         for name in ("landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"):
             f.add_rule(pyseccomp.ERRNO(errno.ENOSYS), name)
+    if no_seccomp:
+        f.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "seccomp")
+        f.add_rule(pyseccomp.ERRNO(errno.EINVAL), "prctl", pyseccomp.Arg(0, pyseccomp.EQ, PR_SET_SECCOMP))
     f.load()
 
 
 def main(argv):
-    no_landlock = bool(argv) and argv[0] == "--no-landlock"
-    argv = argv[1:] if no_landlock else argv
+    flags = set()
+    while argv and argv[0] in ("--no-landlock", "--no-seccomp"):
+        flags.add(argv[0])
+        argv = argv[1:]
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
         raise SystemExit(__doc__)
-    no_namespaces(no_landlock)
+    no_namespaces("--no-landlock" in flags, "--no-seccomp" in flags)
     os.execvp(argv[0], argv)
 
 
