@@ -18,7 +18,8 @@ failed command, not as a dead test run), four modes, none of them skipped on Lin
 Each batch grades the honest *partial* submission (the solution with the stub optim.py), every
 hostile submission (the partial one plus an attack in optim.py, see
 tests/grader_fixtures/hostile.py), the crash pairs (the solution with its first optim function
-replaced by a crash, and by an honest NotImplementedError), a submission without layers.py next
+replaced by a crash, and by an honest NotImplementedError; ``softmax_loss`` killing its process, which
+``LinearClassifier.loss`` reaches in its softmax cases only, and its twin), a submission without layers.py next
 to one with the released stub layers.py, and, last, the full solution. The command must exit 0,
 and no process started by a submission may outlive it.
 """
@@ -38,7 +39,16 @@ from pathlib import Path
 
 import pytest
 from grader_fixtures import REPO, SOLUTION, released, workdir
-from grader_fixtures.hostile import ATTACKS, CRASH_FUNCTION, CRASHES, make_crash, make_hostile, make_partial
+from grader_fixtures.hostile import (
+    ATTACKS,
+    CRASH_FUNCTION,
+    CRASHES,
+    SHARED_CRASHES,
+    make_crash,
+    make_hostile,
+    make_partial,
+    make_shared_crash,
+)
 
 MODES = ("bwrap", "nonamespace", "nouiddrop", "nolandlock")
 LAUNCHER = Path(__file__).resolve().parent / "grader_fixtures" / "nonamespace.py"
@@ -174,9 +184,12 @@ def batch(mode):
     for attack in ATTACKS:
         paths.append(make_hostile(SOLUTION, ctx.student_modules, stub_optim, subs / f"hostile_{attack}", attack,
                                   REFERENCE=ctx.autograder / "reference" / "optim.npz", RESULTS=results,
-                                  PORT=listener.port, MARKER=marker, SUBMISSIONS=subs))
+                                  PORT=listener.port, MARKER=marker, SUBMISSIONS=subs,
+                                  SCOPE=workdir() if mode == "nolandlock" else "/"))
     for crash in CRASHES:
         paths.append(make_crash(SOLUTION, ctx.student_modules, subs / crash, crash))
+    for crash in SHARED_CRASHES:
+        paths.append(make_shared_crash(SOLUTION, ctx.student_modules, subs / crash, crash))
     paths.append(_copy_solution(subs / "no_layers", {"layers.py": None}))
     paths.append(_copy_solution(subs / "stub_layers", {"layers.py": ctx.student / "assignment" / "layers.py"}))
     paths.append(_copy_solution(subs / "zz_solution"))
@@ -274,6 +287,17 @@ def test_a_crash_costs_only_its_own_function(mode, crash):
     cases = {c["name"]: c for c in _report(b, crash)["cases"]}
     mine = [c for c in cases.values() if c["target"].endswith("." + CRASH_FUNCTION)]
     assert mine and all(not c["passed"] and c["reason"] for c in mine)
+
+
+@pytest.mark.parametrize("crash", sorted(set(SHARED_CRASHES) - {"softmax_twin"}))
+@pytest.mark.parametrize("mode", MODES)
+def test_a_crash_costs_only_the_cases_that_crash(mode, crash):
+    # softmax_loss kills its process: LinearClassifier.loss's SVM cases never call it and must still pass.
+    b = batch(mode)
+    assert _score(b, crash) == _score(b, "softmax_twin"), _report(b, crash)["cases"]
+    cases = {c["name"]: c for c in _report(b, crash)["cases"]}
+    svm = [c for c in cases.values() if c["name"].startswith("LinearSVM.loss.")]
+    assert svm and all(c["passed"] for c in svm), svm
 
 
 @pytest.mark.parametrize("mode", MODES)

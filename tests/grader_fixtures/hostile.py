@@ -133,6 +133,9 @@ for _p in ("$REFERENCE", os.path.join(os.path.dirname("$REFERENCE"), ".."), "/au
     except OSError:
         pass
 '''),
+    # $SCOPE: where a find counts. "/" where the sandbox hides the host (bubblewrap, Landlock); the test's own
+    # directory in the seccomp mode, where the file wall is permissions and any world-readable file of the host
+    # (a checkout of the solution, another user's files) is readable by design (docs/grading.md).
     "steal_work": ("reads another student's code: paths from every /proc/<pid>/cmdline, then their optim.py",
                    _SWITCH + r'''
 import os
@@ -151,7 +154,7 @@ for _pid in _pids:
 _seen.append("$SUBMISSIONS")
 for _arg in dict.fromkeys(_seen):
     for _root, _dirs, _files in os.walk(_arg) if os.path.isdir(_arg) else ():
-        if "optim.py" not in _files or _root.startswith("/proc"):
+        if "optim.py" not in _files or _root.startswith("/proc") or not _root.startswith("$SCOPE"):
             continue
         try:
             with open(os.path.join(_root, "optim.py")) as _f:
