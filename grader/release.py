@@ -353,10 +353,25 @@ chmod -R go-rwx /autograder/submission  # the grader stages its own copy; no wor
 mkdir -p /autograder/results
 chmod 0755 /autograder/results
 PY=/autograder/venv/bin/python
+# A worker's memory (its address space) stays 256 MiB under the container's limit (Gradescope's
+# 768 MiB by default), so that a submission that exhausts it gets a MemoryError for its own cases
+# instead of the kernel's OOM killer, which kills without saying why and might pick the grader.
+MEM=1024
+for f in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do
+    if [ -r "$f" ]; then
+        limit=$(cat "$f")
+        case "$limit" in
+            ''|*[!0-9]*) ;;
+            *) cap=$(( limit / 1048576 - 256 )); if [ "$cap" -lt "$MEM" ]; then MEM=$cap; fi ;;
+        esac
+        break
+    fi
+done
+if [ "$MEM" -lt 256 ]; then MEM=256; fi
 # Five case groups of at most 100 s each stay under Gradescope's default 10-minute limit, so a
 # submission that hangs everywhere still gets per-test results instead of Gradescope's bare 0.
 "$PY" -m grader grade --autograder /autograder/source --out /autograder/results/grader -j 1 \\
-    --case-timeout 15 --group-timeout 100 /autograder/submission
+    --case-timeout 15 --group-timeout 100 --memory-mb "$MEM" /autograder/submission
 if [ -f /autograder/results/grader/submission/results.json ]; then
     cp /autograder/results/grader/submission/results.json /autograder/results/results.json
 else

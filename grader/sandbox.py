@@ -365,32 +365,53 @@ def start(iso, limits, slot, stage, run_dir, cpu_seconds, worker_dir, probe=Fals
     )
 
 
+def _uids_and_depth(pid):
+    """(real and effective uid, pid-namespace depth from its NSpid line or None) of ``pid``; None if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            text = f.read()
+    except OSError:
+        return None
+    ids, depth = None, None
+    for line in text.splitlines():
+        if line.startswith("Uid:"):
+            ids = [int(v) for v in line.split()[1:3]]
+        elif line.startswith("NSpid:"):
+            depth = len(line.split()) - 1
+    return None if ids is None else (ids, depth)
+
+
 def kill_uid(uid, rounds=20):
-    """SIGKILL every process whose real or effective uid is ``uid`` (root only); returns how many."""
+    """SIGKILL every process of this grader's whose real or effective uid is ``uid`` (root only); returns how many.
+
+    Its processes are those in its own pid namespace and its descendants (bubblewrap's namespaces). A
+    process deeper in a pid namespace that is not its descendant belongs to a container on this host,
+    whose own grader uses the same worker uids (its uid block is claimed in its own /run/lock): it is
+    never touched.
+    """
     if not is_root() or uid == 0:
         return 0
+    mine = _uids_and_depth("self")
+    depth = mine[1] if mine else None
     killed = 0
     for _ in range(rounds):
         found = 0
+        ours = None
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
-            try:
-                with open(f"/proc/{entry}/status") as f:
-                    for line in f:
-                        if line.startswith("Uid:"):
-                            ids = [int(v) for v in line.split()[1:3]]
-                            break
-                    else:
-                        continue
-            except OSError:
+            info = _uids_and_depth(entry)
+            if info is None or uid not in info[0]:
                 continue
-            if uid in ids:
-                found += 1
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    pass
+            if depth is not None and info[1] is not None and info[1] > depth:
+                ours = descendants(os.getpid()) if ours is None else ours
+                if int(entry) not in ours:
+                    continue
+            found += 1
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
         killed += found
         if not found:
             break

@@ -19,6 +19,12 @@ the way Gradescope and PrairieLearn build them, and containers run under their l
   copied to /autograder/submission, ``/autograder/run_autograder`` run from /autograder under
   Gradescope's limits, and what Gradescope's harness reads afterwards (results.json, stdout, and the
   processes still alive once run_autograder has returned).
+- ``prairielearn_image(d, name, image_dir)``: the release's ``OUT/prairielearn/image`` built with
+  ``docker build`` (the classic builder), ``BASE_IMAGE`` = the root ``name``, numpy and pyseccomp wheels
+  (``pip download`` on the host, cached) in its ``wheels/``. Cached under the hash of the base, the wheels
+  and the image directory's files (it holds nothing of a release's cases, so a grader change keeps it).
+- ``prairielearn_run(d, image, job, entrypoint)``: one job as PrairieLearn runs it: ``job`` mounted at
+  /grade, root, PrairieLearn's limits, info.json's entrypoint.
 
 The cache directory is ``$ASSIGNMENT_FLEET_CACHE`` (default /var/tmp/assignment-fleet-cache), outside
 the checkout; deleting it only costs a cold run.
@@ -32,9 +38,11 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -144,7 +152,9 @@ def start_daemon(cache=None, timeout=90):
     """Start a private dockerd (its data root in the cache, the rest in a new directory under /var/tmp)."""
     cache = Path(cache or cache_dir())
     dockerd = shutil.which("dockerd") or ("/usr/sbin/dockerd" if os.path.exists("/usr/sbin/dockerd") else None)
-    client = shutil.which("docker")
+    # The client of the same package as the daemon (Debian's docker.io puts it in /usr/bin); another one
+    # earlier on PATH (a newer Docker's) only talks to it through API downgrades.
+    client = next((c for c in ("/usr/bin/docker",) if os.access(c, os.X_OK)), None) or shutil.which("docker")
     if dockerd is None or client is None:
         raise FleetError("dockerd or the docker client is missing: `make fleet-deps` installs Debian's docker.io")
     if os.geteuid() != 0:
@@ -170,7 +180,8 @@ def start_daemon(cache=None, timeout=90):
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     log.close()
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    # DOCKER_BUILDKIT=0: the classic builder, the one docker.io 20.10 uses by default (no buildx plugin).
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}", DOCKER_BUILDKIT="0")
     env.pop("DOCKER_CONTEXT", None)
     d = Docker(run_dir=run_dir, data_root=data_root, proc=proc, lock=lock, client=client, env=env)
     end = time.monotonic() + timeout
@@ -571,3 +582,110 @@ def no_landlock_profile(default):
         "comment": "issue 24: a kernel without Landlock (older than 5.13) answers ENOSYS", "includes": {},
         "excludes": {}})
     return profile
+
+
+# ----------------------------------------------------------------------------------------------
+# PrairieLearn
+# ----------------------------------------------------------------------------------------------
+
+# The Python of each root (the wheels put into image/wheels/ must be for it).
+ROOT_PYTHON = {"bookworm": "3.11", "jammy": "3.10"}
+
+
+def offline_requirements(setup_sh):
+    """The requirements the image's setup.sh installs from wheels/ (the quoted words of its --no-index pip line)."""
+    for line in Path(setup_sh).read_text().splitlines():
+        if "pip install" in line and "--no-index" in line:
+            reqs = [w for w in re.findall(r'"([^"]*)"', line) if "$" not in w]
+            if reqs:
+                return reqs
+    raise FleetError(f"{setup_sh} has no offline `pip install --no-index ... \"REQ\"...` line any more: "
+                     f"tests/fleet_docker.py reads the requirements of the wheels it supplies from it")
+
+
+def wheels(python, requirements, cache=None, timeout=600):
+    """A directory of manylinux wheels of ``requirements`` for CPython ``python`` (pip download, cached)."""
+    cache = Path(cache or cache_dir())
+    tag = python.replace(".", "")
+    target = cache / "wheels" / f"cp{tag}-{_sha(requirements)[:12]}"
+    if (target / "DONE").exists():
+        return target
+    part = Path(tempfile.mkdtemp(prefix="wheels-", dir=cache))
+    try:
+        _run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version", python,
+              "--implementation", "cp", "--abi", f"cp{tag}", "--platform", "manylinux_2_28_x86_64",
+              "--platform", "manylinux2014_x86_64", "--dest", str(part), *requirements], timeout,
+             f"pip download {' '.join(requirements)} (CPython {python})")
+        (part / "DONE").write_text("\n".join(sorted(p.name for p in part.glob("*.whl"))) + "\n")
+        target.parent.mkdir(exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        part.replace(target)
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
+    return target
+
+
+def prairielearn_image(d, root_name, image_dir, timeout=900):
+    """(tag, build log) of ``OUT/prairielearn/image`` built with ``BASE_IMAGE`` = the cached root ``root_name``.
+
+    The build runs the release's own Dockerfile and setup.sh unchanged: apt-get installs python3,
+    bubblewrap and libseccomp2 over the network (``--network host``, for the build only), and pip
+    installs numpy and pyseccomp from ``image/wheels/`` (the offline path docs/prairielearn.md
+    describes), downloaded here with the host's pip: the build container has no way to trust this
+    machine's egress CA, which PyPI over HTTPS would need.
+    """
+    image_dir = Path(image_dir)
+    base = root_image(d, root_name)
+    wheel_dir = wheels(ROOT_PYTHON[root_name], offline_requirements(image_dir / "setup.sh"))
+    files = {p.relative_to(image_dir).as_posix(): p.read_bytes() for p in sorted(image_dir.rglob("*"))
+             if p.is_file() and p.relative_to(image_dir).parts[0] != "wheels"}
+    key = _sha({"format": CACHE_FORMAT, "base": base, "wheels": (wheel_dir / "DONE").read_text()},
+               *[name.encode() + b"\0" + data for name, data in files.items()])
+    tag = f"fleet/prairielearn-{root_name}:{key[:16]}"
+    log_path = cache_dir() / "logs" / f"prairielearn-{root_name}-{key[:16]}.log"
+    if d.has_image(tag):
+        return tag, (log_path.read_text() if log_path.exists() else "")
+    context = Path(tempfile.mkdtemp(prefix="pl-image-", dir=cache_dir()))
+    try:
+        shutil.copytree(image_dir, context / "image")
+        for whl in wheel_dir.glob("*.whl"):
+            shutil.copyfile(whl, context / "image" / "wheels" / whl.name)
+        start = time.monotonic()
+        proc = d.docker("build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}", "-t", tag,
+                        context / "image", check=False, timeout=timeout)
+        log = (proc.stdout + proc.stderr).decode(errors="replace")
+        log_path.parent.mkdir(exist_ok=True)
+        log_path.write_text(log + f"\n(built in {time.monotonic() - start:.0f} s)\n")
+        if proc.returncode != 0:
+            raise FleetError(f"docker build of {image_dir} with BASE_IMAGE={base} failed (exit status "
+                             f"{proc.returncode}); its output ends:\n{log[-4000:]}")
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+    _prune(d, tag)
+    return tag, log
+
+
+@dataclass
+class PrairieLearnRun:
+    exit_status: int
+    output: str          # the entrypoint's stdout and stderr: what the staff see on the job's page
+    results_bytes: bytes  # /grade/results/results.json (None if absent)
+    seconds: float
+
+    @property
+    def results(self):
+        return None if self.results_bytes is None else json.loads(self.results_bytes)
+
+
+def prairielearn_run(d, image, job, entrypoint, timeout, name):
+    """Run one grading job as PrairieLearn does: ``job`` mounted at /grade, its limits, ``entrypoint`` (info.json's)."""
+    job = Path(job)
+    cname = f"fleet-pl-{name}-{os.getpid()}"
+    d.docker("rm", "-f", cname, check=False)
+    start = time.monotonic()
+    proc = d.docker("run", "--rm", "--name", cname, *PRAIRIELEARN_LIMITS, "-v", f"{job}:/grade",
+                    "--entrypoint", entrypoint[0], image, *entrypoint[1:], check=False, timeout=timeout + 60)
+    seconds = time.monotonic() - start
+    path = job / "results" / "results.json"
+    return PrairieLearnRun(exit_status=proc.returncode, output=(proc.stdout + proc.stderr).decode(errors="replace"),
+                           results_bytes=path.read_bytes() if path.exists() else None, seconds=seconds)

@@ -3,7 +3,7 @@
 The entrypoint runs here as PrairieLearn runs it (as root, where namespaces are refused by a seccomp
 filter as under Docker's default profile: ``grader_fixtures/nonamespace.py``), with ``GRADER_PL_ROOT``
 in place of ``/grade`` and a venv of the system's Python in place of the image's. Building and running
-the image in a real Docker daemon is tests/test_fleet_docker*.py's job.
+the image in a real Docker daemon is tests/test_fleet_prairielearn.py's job.
 """
 
 import io

@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import stat
@@ -461,6 +462,134 @@ def test_grade_refuses_more_workers_than_a_block_holds(monkeypatch, tmp_path):
     with pytest.raises(sandbox.Unavailable, match=r"-j 101 needs more worker uids than a block holds \(100\)"):
         grade_module.grade(released().autograder, tmp_path / "out", [SOLUTION], jobs=101, echo=lambda *a: None)
     assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# Two graders at once on one host, default settings
+# ----------------------------------------------------------------------------------------------
+
+TWO_GRADER_ARGS = ("-j", "2", "--case-timeout", "4", "--group-timeout", "60")
+
+
+def _two_classes(base):
+    """Two classes (for graders A and B), each with a hang (8 s: a case timeout, twice), crashes, a daemon."""
+    from grader_fixtures.hostile import make_crash, make_hostile, make_partial, make_shared_crash
+
+    ctx = released()
+    modules, stub_optim = ctx.student_modules, ctx.student / "assignment" / "optim.py"
+    marker = f"grader-two-daemon-{os.getpid()}-{random.getrandbits(48):x}"
+    classes = {}
+    picks = {"a": ("crash_kill_self", "softmax_kill_self", "bn_unbiased_var"),
+             "b": ("crash_segfault", "softmax_exit", "adam_t_after_use")}
+    for who, (crash, shared_crash, mutant) in picks.items():
+        subs = base / f"subs-{who}"
+        results = base / f"{who}-alone"
+        paths = [make_crash(SOLUTION, modules, subs / "hang", "crash_hang"),
+                 make_hostile(SOLUTION, modules, stub_optim, subs / "daemon", "daemon", RESULTS=results,
+                              MARKER=marker),
+                 make_hostile(SOLUTION, modules, stub_optim, subs / "sleepers", "sleep_children", MARKER=marker),
+                 make_crash(SOLUTION, modules, subs / "kill_self", crash),
+                 make_shared_crash(SOLUTION, modules, subs / "softmax_crash", shared_crash),
+                 make_partial(SOLUTION, modules, stub_optim, subs / "partial"),
+                 make_submission(SOLUTION, modules, subs / "mutant", mutant),
+                 _copy_modules(SOLUTION, subs / "solution", modules),
+                 _copy_modules(ctx.student / "assignment", subs / "stubs", modules)]
+        classes[who] = paths
+    return classes, marker
+
+
+def _workers_running(graders, seen, stop):
+    """Sample /proc until ``stop`` is set: at each instant, which of ``graders`` ({name: pid}) had a worker
+    (a descendant running as a worker uid, 61000 and up) alive."""
+    while not stop.is_set():
+        parents, worker_uid = {}, set()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/status") as f:
+                        fields = dict(line.split(":", 1) for line in f if ":" in line)
+                    parents[int(entry)] = int(fields["PPid"])
+                    if int(fields["Uid"].split()[0]) >= uidblock.DEFAULT_BASE:
+                        worker_uid.add(int(entry))
+                except (OSError, KeyError, ValueError):
+                    continue
+        busy = set()
+        for pid in worker_uid:
+            ancestor, hops = parents.get(pid), 0
+            while ancestor and hops < 10:
+                for name, grader_pid in graders.items():
+                    if ancestor == grader_pid:
+                        busy.add(name)
+                ancestor, hops = parents.get(ancestor), hops + 1
+        seen.append(frozenset(busy))
+        stop.wait(0.02)
+
+
+def _results_of(out, stems):
+    """Every submission's results.json, without its timing: what a student reads."""
+    found = {}
+    for stem in stems:
+        data = _json(out / stem / "results.json")
+        data.pop("execution_time")
+        found[stem] = data
+    return found
+
+
+def test_two_graders_at_once_each_get_what_they_get_alone(tmp_path):
+    """Two `grade` commands at once on one host, neither given GRADER_WORKER_UID_BASE: each claims its own uid
+    block, so neither's clean-up (every process of its uids, after every run) kills the other's workers."""
+    import threading
+
+    ag = released().autograder
+    classes, marker = _two_classes(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "GRADER_WORKER_UID_BASE"}
+    stems = {who: [p.name for p in paths] for who, paths in classes.items()}
+    alone = {}
+    for who, paths in classes.items():
+        proc = _grader("grade", "--autograder", ag, "--out", tmp_path / f"{who}-alone", *TWO_GRADER_ARGS, *paths,
+                       env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        alone[who] = _results_of(tmp_path / f"{who}-alone", stems[who])
+    procs = {who: subprocess.Popen([PY, "-m", "grader", "grade", "--autograder", str(ag), "--out",
+                                    str(tmp_path / f"{who}-together"), *TWO_GRADER_ARGS, *map(str, paths)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+             for who, paths in classes.items()}
+    seen, stop = [], threading.Event()
+    monitor = threading.Thread(target=_workers_running, args=({w: p.pid for w, p in procs.items()}, seen, stop),
+                               daemon=True)
+    monitor.start()
+    try:
+        outputs = {who: proc.communicate(timeout=600) for who, proc in procs.items()}
+    finally:
+        stop.set()
+        monitor.join(10)
+    for who, proc in procs.items():
+        assert proc.returncode == 0, outputs[who]
+    firsts = {who: out.splitlines()[0] for who, (out, _) in outputs.items()}
+    if sandbox.is_root():  # the uid drop: the two graders held different blocks, and ran workers at once
+        bases = {who: int(re.search(r"uid (\d+)\+slot", line).group(1)) for who, line in firsts.items()}
+        assert abs(bases["a"] - bases["b"]) >= uidblock.BLOCK_SIZE, firsts
+        # They overlapped: both had workers alive at one instant, for a good share of the samples.
+        both = sum(busy == {"a", "b"} for busy in seen)
+        assert both >= 10, f"the two graders ran workers at the same time in {both} of {len(seen)} samples"
+    for who in classes:
+        assert _results_of(tmp_path / f"{who}-together", stems[who]) == alone[who], who
+    total = sum(c.points for c in released().cases)
+    assert alone["a"]["solution"]["score"] == total and alone["b"]["stubs"]["score"] == 0
+    assert alone["a"]["hang"]["score"] == alone["a"]["kill_self"]["score"] < total  # the crash pair: one function lost
+    leftovers = [entry for entry in os.listdir("/proc") if entry.isdigit() and _has_marker(entry, marker)]
+    assert leftovers == [], "processes of submissions outlived the graders"
+
+
+def _has_marker(pid, marker):
+    for what in ("cmdline", "environ"):
+        try:
+            with open(f"/proc/{pid}/{what}", "rb") as f:
+                if marker.encode() in f.read():
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 # ----------------------------------------------------------------------------------------------
