@@ -471,8 +471,32 @@ def test_grade_refuses_more_workers_than_a_block_holds(monkeypatch, tmp_path):
 TWO_GRADER_ARGS = ("-j", "2", "--case-timeout", "4", "--group-timeout", "60")
 
 
+SLOW = """
+
+_{name}_at_speed = {name}
+
+
+def {name}(w, dw, config=None):  # correct, and slow: 0.7 s a call, as the worker uid
+    import time
+
+    time.sleep(0.7)
+    return _{name}_at_speed(w, dw, config)
+"""
+
+
+def _make_slow(dest):
+    """The solution, with every update rule correct but slow: its optim worker runs student code (as the worker
+    uid) for 7 s, 0.7 s a case."""
+    dest = _copy_modules(SOLUTION, dest, released().student_modules)
+    path = dest / "assignment" / "optim.py"
+    path.write_text(path.read_text() + "".join(SLOW.format(name=name) for name in
+                                               ("sgd_momentum", "nesterov", "adagrad", "rmsprop", "adam")))
+    return dest
+
+
 def _two_classes(base):
-    """Two classes (for graders A and B), each with a hang (8 s: a case timeout, twice), crashes, a daemon."""
+    """Two classes (for graders A and B), each with correct but slow submissions (a few seconds in a worker
+    running student code, as its uid), a hang (8 s: a case timeout, twice), crashes, a daemon."""
     from grader_fixtures.hostile import make_crash, make_hostile, make_partial, make_shared_crash
 
     ctx = released()
@@ -494,6 +518,10 @@ def _two_classes(base):
                  make_submission(SOLUTION, modules, subs / "mutant", mutant),
                  _copy_modules(SOLUTION, subs / "solution", modules),
                  _copy_modules(ctx.student / "assignment", subs / "stubs", modules)]
+        # The slow ones at other places in each list, so that the two graders are not in step.
+        for position, stem in ((0, "slow_1"), (5, "slow_2"), (9, "slow_3")) if who == "a" else \
+                ((2, "slow_1"), (7, "slow_2"), (11, "slow_3")):
+            paths.insert(position, _make_slow(subs / stem))
         classes[who] = paths
     return classes, marker
 
@@ -526,11 +554,14 @@ def _workers_running(graders, seen, stop):
 
 
 def _results_of(out, stems):
-    """Every submission's results.json, without its timing: what a student reads."""
+    """Every submission's results.json without its timing (what a student reads), and each case's score and
+    reason from its report.json (what the instructor reads: "timeout" and "killed" fail alike)."""
     found = {}
     for stem in stems:
         data = _json(out / stem / "results.json")
         data.pop("execution_time")
+        data["cases"] = [(c["name"], c["score"], c["passed"], c["reason"], c["error"])
+                         for c in _json(out / stem / "report.json")["cases"]]
         found[stem] = data
     return found
 
@@ -576,6 +607,7 @@ def test_two_graders_at_once_each_get_what_they_get_alone(tmp_path):
         assert _results_of(tmp_path / f"{who}-together", stems[who]) == alone[who], who
     total = sum(c.points for c in released().cases)
     assert alone["a"]["solution"]["score"] == total and alone["b"]["stubs"]["score"] == 0
+    assert {alone[who][f"slow_{k}"]["score"] for who in classes for k in (1, 2, 3)} == {total}
     assert alone["a"]["hang"]["score"] == alone["a"]["kill_self"]["score"] < total  # the crash pair: one function lost
     leftovers = [entry for entry in os.listdir("/proc") if entry.isdigit() and _has_marker(entry, marker)]
     assert leftovers == [], "processes of submissions outlived the graders"
