@@ -142,10 +142,25 @@ class Docker:
         # dockerd's own containerd and shims were started in its process group: nothing of it may stay.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        # dockerd leaves the bind mount of its default network namespace (exec/netns/default) behind.
+        for mount in reversed(mounts_under(self.run_dir)):
+            subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
         shutil.rmtree(self.run_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             fcntl.flock(self.lock, fcntl.LOCK_UN)
             self.lock.close()
+
+
+def mounts_under(directory):
+    """The mount points at or under ``directory`` (from /proc/self/mounts), outermost first."""
+    top = os.path.realpath(directory)
+    found = []
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            point = line.split()[1].replace("\\040", " ")
+            if point == top or point.startswith(top + "/"):
+                found.append(point)
+    return sorted(found, key=len)
 
 
 def start_daemon(cache=None, timeout=90):
@@ -170,9 +185,14 @@ def start_daemon(cache=None, timeout=90):
                 raise FleetError(f"{cache / 'docker.lock'} stayed locked for 10 minutes: another fleet test "
                                  f"session uses this cache (set {CACHE_ENV} to another directory)") from None
             time.sleep(2)
-    run_dir = Path(tempfile.mkdtemp(prefix="fleet-", dir="/var/tmp"))  # short: unix socket paths are limited
     data_root = cache / "docker"
-    data_root.mkdir(exist_ok=True)
+    try:
+        data_root.mkdir(exist_ok=True)
+    except OSError as exc:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+        raise FleetError(f"dockerd's data root {data_root} cannot be made: {exc}") from exc
+    run_dir = Path(tempfile.mkdtemp(prefix="fleet-", dir="/var/tmp"))  # short: unix socket paths are limited
     sock = run_dir / "docker.sock"
     argv = [dockerd, "--iptables=false", "--ip-masq=false", "--bridge=none", "--data-root", str(data_root),
             "--exec-root", str(run_dir / "exec"), "-H", f"unix://{sock}", "--pidfile", str(run_dir / "docker.pid")]

@@ -127,7 +127,7 @@ def host_grades():
 @functools.cache
 def image(root="bookworm"):
     d = fd.daemon()
-    host_grades()  # first: a grader on the host kills the processes of its worker uids, wherever they run
+    host_grades()  # the host's grade first, while no container runs (its CPU is then the containers' alone)
     tag, log = fd.gradescope_image(d, root, released().autograder / "autograder.zip")
     return d, tag, log
 

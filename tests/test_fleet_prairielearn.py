@@ -90,7 +90,7 @@ def host_grades():
 @functools.cache
 def image():
     d = fd.daemon()
-    host_grades()  # first: a grader on the host kills the processes of its worker uids in its own pid namespace
+    host_grades()  # the host's grade first, while no container runs (its CPU is then the containers' alone)
     tag, log = fd.prairielearn_image(d, "bookworm", course() / "image")
     return d, tag, log
 
