@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from grader_fixtures import REPO, SOLUTION, released, workdir
+from grader_fixtures import REPO, SOLUTION, grader_python, released, workdir
 from grader_fixtures.hostile import (
     ATTACKS,
     CRASH_FUNCTION,
@@ -52,32 +52,8 @@ from grader_fixtures.hostile import (
 
 MODES = ("bwrap", "nonamespace", "nouiddrop", "nolandlock")
 LAUNCHER = Path(__file__).resolve().parent / "grader_fixtures" / "nonamespace.py"
-SYSTEM_PYTHON = "/usr/bin/python3.11"
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the grader's sandbox is Linux-only")
-
-
-@functools.cache
-def grader_python(readable):
-    """A venv of the system's Python with numpy and pyseccomp copied in; inside a 0700 directory unless ``readable``."""
-    import numpy
-
-    assert os.path.exists(SYSTEM_PYTHON), f"{SYSTEM_PYTHON} is needed for the container-mode batches (apt-get " \
-                                          f"install python3.11)"
-    parent = workdir() / ("pythons" if readable else "private")
-    parent.mkdir(exist_ok=True)
-    parent.chmod(0o755 if readable else 0o700)
-    venv = parent / "venv"
-    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = next((venv / "lib").glob("python3*/site-packages"))
-    source = Path(numpy.__file__).resolve().parents[1]
-    import pyseccomp
-
-    for name in ("numpy", "numpy.libs"):
-        if (source / name).exists():
-            shutil.copytree(source / name, site / name, symlinks=True)
-    shutil.copyfile(pyseccomp.__file__, site / "pyseccomp.py")
-    return venv / "bin" / "python"
 
 
 def grader_command(mode):

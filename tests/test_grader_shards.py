@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from grader_fixtures import REPO, SOLUTION, released, workdir
+from grader_fixtures import REPO, SOLUTION, grader_python, released, workdir
 from grader_fixtures.mutants import make_submission
 
 from grader import sandbox, shard, uidblock
@@ -469,27 +469,12 @@ def test_grade_refuses_more_workers_than_a_block_holds(monkeypatch, tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 TWO_GRADER_ARGS = ("-j", "2", "--case-timeout", "4", "--group-timeout", "60")
-SYSTEM_PYTHON = "/usr/bin/python3.11"
 
 
-@functools.cache
 def readable_python():
-    """A venv of the system's Python with numpy and pyseccomp copied in, where a worker uid can read it: container
-    mode then drops the uid (the dev venv's interpreter lives under /root, 0700)."""
-    import numpy
-    import pyseccomp
-
-    assert os.path.exists(SYSTEM_PYTHON), f"{SYSTEM_PYTHON} is needed (apt-get install python3.11)"
-    venv = workdir() / "shards-python" / "venv"
-    venv.parent.mkdir(mode=0o755)
-    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = next((venv / "lib").glob("python3*/site-packages"))
-    source = Path(numpy.__file__).resolve().parents[1]
-    for name in ("numpy", "numpy.libs"):
-        if (source / name).exists():
-            shutil.copytree(source / name, site / name, symlinks=True)
-    shutil.copyfile(pyseccomp.__file__, site / "pyseccomp.py")
-    return venv / "bin" / "python"
+    """The system's Python with numpy and pyseccomp, where a worker uid can read it: container mode then drops the uid
+    (the dev venv's interpreter lives under /root, 0700)."""
+    return grader_python(readable=True)
 
 
 def _grade_command(mode):
